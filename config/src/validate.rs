@@ -1,0 +1,367 @@
+//! Two passes: each section is deserialized on its own (so a type error in one section does not
+//! hide problems in another, and every unknown key is reported), then the assembled configuration
+//! is checked for values that parse but make no sense.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::model::{Config, DeviceKind, UpstreamMode};
+use crate::secret;
+use crate::Problem;
+
+const SECTIONS: &[&str] = &[
+    "office",
+    "storage",
+    "admin",
+    "devices",
+    "upstream",
+    "verification",
+];
+
+fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        path: path.into(),
+        line: None,
+        message: message.into(),
+    }
+}
+
+/// Deserializes every section independently; returns the config built from the sections that
+/// parsed (defaults for the others) and every problem found.
+pub(crate) fn deserialize_sections(text: &str) -> (Config, Vec<Problem>) {
+    let mut config = Config::default();
+    let mut problems = Vec::new();
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(problem("", format!("not valid TOML: {}", e.message())));
+            return (config, problems);
+        }
+    };
+    for (key, value) in table {
+        match key.as_str() {
+            "office" => {
+                section(&key, value, &mut problems, &mut config.office);
+            }
+            "storage" => {
+                section(&key, value, &mut problems, &mut config.storage);
+            }
+            "admin" => {
+                section(&key, value, &mut problems, &mut config.admin);
+            }
+            "upstream" => {
+                section(&key, value, &mut problems, &mut config.upstream);
+            }
+            "verification" => {
+                section(&key, value, &mut problems, &mut config.verification);
+            }
+            "devices" => match value {
+                toml::Value::Array(items) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        let mut device = Default::default();
+                        let path = format!("devices[{i}]");
+                        if section(&path, item, &mut problems, &mut device) {
+                            config.devices.push(device);
+                        }
+                    }
+                }
+                _ => problems.push(problem(
+                    "devices",
+                    "must be a list of reader tables ([[devices]])",
+                )),
+            },
+            other => problems.push(problem(
+                other,
+                format!(
+                    "unknown key; the top-level sections are: {}",
+                    SECTIONS.join(", ")
+                ),
+            )),
+        }
+    }
+    (config, problems)
+}
+
+/// Deserializes one section into `out`, collecting unknown keys and the first type error.
+fn section<T: DeserializeOwned>(
+    prefix: &str,
+    value: toml::Value,
+    problems: &mut Vec<Problem>,
+    out: &mut T,
+) -> bool {
+    let mut unknown = Vec::new();
+    let result: Result<T, _> = {
+        let mut record =
+            |path: serde_ignored::Path<'_>| unknown.push(render_ignored(prefix, &path));
+        let ignored = serde_ignored::Deserializer::new(value, &mut record);
+        serde_path_to_error::deserialize(ignored)
+    };
+    for path in unknown {
+        problems.push(problem(
+            path,
+            "unknown key (misspelt, or not in this version)",
+        ));
+    }
+    match result {
+        Ok(v) => {
+            *out = v;
+            true
+        }
+        Err(e) => {
+            let inner = e.path().to_string();
+            let path = if inner == "." || inner.is_empty() {
+                prefix.to_string()
+            } else if inner.starts_with('[') {
+                format!("{prefix}{inner}")
+            } else {
+                format!("{prefix}.{inner}")
+            };
+            problems.push(problem(
+                path,
+                clean_serde_message(&e.into_inner().to_string()),
+            ));
+            false
+        }
+    }
+}
+
+fn clean_serde_message(message: &str) -> String {
+    // toml errors carry their own position text, which points into a re-serialized value.
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
+
+fn render_ignored(prefix: &str, path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path as P;
+    fn walk(path: &P<'_>, out: &mut String) {
+        match path {
+            P::Root => {}
+            P::Seq { parent, index } => {
+                walk(parent, out);
+                out.push_str(&format!("[{index}]"));
+            }
+            P::Map { parent, key } => {
+                walk(parent, out);
+                out.push('.');
+                out.push_str(key);
+            }
+            P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+                walk(parent, out)
+            }
+        }
+    }
+    let mut s = prefix.to_string();
+    walk(path, &mut s);
+    s
+}
+
+/// Checks values that deserialized but are out of range or inconsistent.
+pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
+    let mut p = Vec::new();
+    let o = &c.office;
+    if o.id.is_empty()
+        || o.id.len() > 64
+        || !o
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        p.push(problem(
+            "office.id",
+            format!(
+                "must be 1–64 characters of a-z, 0-9 and '-' (got {:?})",
+                o.id
+            ),
+        ));
+    }
+    if jiff::tz::TimeZone::get(&o.timezone).is_err() {
+        p.push(problem(
+            "office.timezone",
+            format!(
+                "unknown time zone {:?}; use an IANA name such as Asia/Jakarta (WIB), \
+                 Asia/Makassar (WITA) or Asia/Jayapura (WIT)",
+                o.timezone
+            ),
+        ));
+    }
+    for (i, s) in o.sites.iter().enumerate() {
+        let at = |k: &str| format!("office.sites[{i}].{k}");
+        if !(-90.0..=90.0).contains(&s.latitude) {
+            p.push(problem(
+                at("latitude"),
+                "required, between -90 and 90 degrees",
+            ));
+        }
+        if !(-180.0..=180.0).contains(&s.longitude) {
+            p.push(problem(
+                at("longitude"),
+                "required, between -180 and 180 degrees",
+            ));
+        }
+        if !(s.radius_m > 0.0 && s.radius_m <= 100_000.0) {
+            p.push(problem(
+                at("radius_m"),
+                format!(
+                    "must be greater than 0 and at most 100000 metres (got {})",
+                    s.radius_m
+                ),
+            ));
+        }
+    }
+
+    if c.storage.data_dir.as_os_str().is_empty() {
+        p.push(problem("storage.data_dir", "must not be empty"));
+    }
+    if c.storage.retention_days == 0 {
+        p.push(problem(
+            "storage.retention_days",
+            "must be at least 1 (forwarded records are kept this long for local reports)",
+        ));
+    }
+    check_secret(
+        &mut p,
+        "admin.api_token",
+        c.admin.api_token.as_ref(),
+        c.admin.api_token_file.as_deref(),
+    );
+
+    let mut names = HashSet::new();
+    let mut serials = HashSet::new();
+    for (i, d) in c.devices.iter().enumerate() {
+        let at = |k: &str| format!("devices[{i}].{k}");
+        if d.name.trim().is_empty() {
+            p.push(problem(at("name"), "required (shown in the UI and logs)"));
+        } else if !names.insert(d.name.as_str()) {
+            p.push(problem(
+                at("name"),
+                format!("duplicate device name {:?}", d.name),
+            ));
+        }
+        if let Some(serial) = &d.serial {
+            if serial.is_empty()
+                || serial.len() > 64
+                || !serial.bytes().all(|b| b.is_ascii_graphic())
+            {
+                p.push(problem(at("serial"), "must be 1–64 printable characters"));
+            } else if !serials.insert(serial.as_str()) {
+                p.push(problem(
+                    at("serial"),
+                    format!("duplicate serial {serial:?}"),
+                ));
+            }
+        }
+        match d.kind {
+            DeviceKind::ZkPull => match &d.address {
+                None => p.push(problem(
+                    at("address"),
+                    "required for kind = \"zk-pull\" (host or host:port)",
+                )),
+                Some(a) if a.trim().is_empty() => {
+                    p.push(problem(at("address"), "must not be empty"))
+                }
+                Some(_) => {}
+            },
+            DeviceKind::ZkPush => {
+                if d.serial.is_none() {
+                    p.push(problem(
+                        at("serial"),
+                        "required for kind = \"zk-push\" (readers identify by serial number)",
+                    ));
+                }
+            }
+        }
+        if d.poll_interval_s == 0 || d.poll_interval_s > 86_400 {
+            p.push(problem(
+                at("poll_interval_s"),
+                "must be between 1 and 86400 seconds",
+            ));
+        }
+        if d.comm_key != 0 && d.comm_key_file.is_some() {
+            p.push(problem(
+                at("comm_key"),
+                "both `comm_key` and `comm_key_file` are set; keep only one",
+            ));
+        }
+        if let Some(f) = &d.comm_key_file {
+            check_secret(&mut p, &at("comm_key"), None, Some(f));
+        }
+    }
+
+    let u = &c.upstream;
+    match u.mode {
+        UpstreamMode::None => {}
+        UpstreamMode::Mqtt => {
+            if !(u.url.starts_with("mqtt://") || u.url.starts_with("mqtts://")) {
+                p.push(problem(
+                    "upstream.url",
+                    format!(
+                        "must start with mqtt:// or mqtts:// when mode = \"mqtt\" (got {:?})",
+                        u.url
+                    ),
+                ));
+            }
+        }
+        UpstreamMode::Https => {
+            if !(u.url.starts_with("https://") || u.url.starts_with("http://")) {
+                p.push(problem(
+                    "upstream.url",
+                    format!(
+                        "must start with https:// when mode = \"https\" (got {:?})",
+                        u.url
+                    ),
+                ));
+            }
+        }
+    }
+    if !(1..=10_000).contains(&u.batch_max_records) {
+        p.push(problem(
+            "upstream.batch_max_records",
+            "must be between 1 and 10000",
+        ));
+    }
+    check_secret(
+        &mut p,
+        "upstream.password",
+        u.password.as_ref(),
+        u.password_file.as_deref(),
+    );
+
+    let v = &c.verification;
+    if !(v.min_accuracy_m >= 0.0 && v.min_accuracy_m < v.max_accuracy_m) {
+        p.push(problem(
+            "verification.min_accuracy_m",
+            "must be at least 0 and below verification.max_accuracy_m",
+        ));
+    }
+    if !(v.max_speed_kmh > 0.0) {
+        p.push(problem(
+            "verification.max_speed_kmh",
+            "must be greater than 0",
+        ));
+    }
+    if !(10..=600).contains(&v.qr_step_s) {
+        p.push(problem(
+            "verification.qr_step_s",
+            "must be between 10 and 600 seconds",
+        ));
+    }
+    p
+}
+
+fn check_secret(
+    p: &mut Vec<Problem>,
+    key: &str,
+    inline: Option<&secret::SecretString>,
+    file: Option<&Path>,
+) {
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    if let Err(e) = secret::resolve(leaf, inline, file) {
+        let path = if file.is_some() && inline.is_none() {
+            format!("{key}_file")
+        } else {
+            key.to_string()
+        };
+        p.push(problem(path, e.to_string()));
+    }
+}

@@ -1,0 +1,2 @@
+//! Device protocols.
+#![forbid(unsafe_code)]
