@@ -1,1 +1,5 @@
-fn main() {}
+//! The `hadir` binary; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    hadir::cli::main()
+}

@@ -1,0 +1,101 @@
+//! The `hadir` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::{logging, runtime};
+
+/// Exit code for an unusable configuration (sysexits EX_CONFIG); the systemd unit does not
+/// restart on it, so a typo does not become a crash loop.
+pub const EXIT_CONFIG: u8 = 78;
+
+/// Hadir — attendance gateway for fingerprint readers and check-in tablets.
+#[derive(Parser)]
+#[command(name = "hadir", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (built-in defaults when no config is given).
+    Run {
+        /// Configuration file (TOML). Also read from $HADIR_CONFIG.
+        #[arg(long, short, env = "HADIR_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration file and print every problem with its line.
+    CheckConfig {
+        /// Configuration file (TOML).
+        path: PathBuf,
+    },
+    /// Print the version.
+    Version,
+}
+
+/// Parses arguments and runs the chosen command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("hadir {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig { path } => match hadir_config::load(&path) {
+            Ok(_) => {
+                println!("{}: OK", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Run { config } => {
+            logging::init();
+            let config = match config {
+                Some(path) => match hadir_config::load(&path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("hadir: cannot start: {e}");
+                        tracing::error!("configuration is invalid; see the problems above");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                },
+                None => {
+                    eprintln!(
+                        "hadir: no --config given: running on the embedded default configuration"
+                    );
+                    hadir_config::embedded_default()
+                }
+            };
+            run_async(runtime::run(config))
+        }
+    }
+}
+
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hadir: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("hadir: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The admin HTTP server: `/health` for monitoring and the local JSON API under `/api/v1`.
+
+mod error;
+mod punches;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hadir_config::SecretString;
+use serde::Serialize;
+
+pub use error::ApiError;
+
+use crate::store::{Store, StoreStats};
+
+/// Largest request body accepted, bytes.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Shared state of the admin server.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The durable store.
+    pub store: Store,
+    /// Bearer token for `/api/v1`.
+    pub api_token: Arc<SecretString>,
+    /// Office id and name, for `/health`.
+    pub office_id: Arc<str>,
+    /// When the gateway started.
+    pub started: Instant,
+    /// Schema version of the open database.
+    pub schema_version: i64,
+}
+
+/// Builds the router.
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/v1/punches", post(punches::create))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+    office: String,
+    uptime_s: u64,
+    schema_version: i64,
+    store: StoreStats,
+}
+
+async fn health(State(st): State<AdminState>) -> Result<Json<Health>, ApiError> {
+    let store = st.store.stats().await?;
+    Ok(Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        office: st.office_id.to_string(),
+        uptime_s: st.started.elapsed().as_secs(),
+        schema_version: st.schema_version,
+        store,
+    }))
+}
+
+/// Checks `Authorization: Bearer <token>` in constant time.
+fn require_token(headers: &HeaderMap, token: &SecretString) -> Result<(), ApiError> {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,11 @@
+//! Hadir, the attendance edge gateway. The data path is device → driver → verify → store →
+//! forward; see `docs/ARCHITECTURE.md`.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod http;
+pub mod lifecycle;
+pub mod logging;
+pub mod record;
+pub mod runtime;
+pub mod store;

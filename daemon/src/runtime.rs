@@ -1,0 +1,170 @@
+//! Wiring: opens the store, binds every listener, tells systemd it is ready, and shuts down in
+//! order on SIGTERM (stop intake, finish in-flight writes, close the database).
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use hadir_config::{secret, Config, SecretString};
+
+use crate::http::{self, AdminState};
+use crate::lifecycle;
+use crate::store::{DiskLimits, StoreOwner};
+
+/// Runs the gateway until SIGTERM/SIGINT.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o027));
+    let data_dir = config.storage.data_dir.clone();
+    create_private_dir(&data_dir)?;
+
+    let tz = jiff::tz::TimeZone::get(&config.office.timezone)
+        .with_context(|| format!("office time zone {}", config.office.timezone))?;
+    let limits = DiskLimits {
+        max_db_bytes: config.storage.max_db_mb << 20,
+        min_free_bytes: config.storage.min_free_mb << 20,
+    };
+    let (owner, report) = {
+        let data_dir = data_dir.clone();
+        let office = config.office.id.clone();
+        tokio::task::spawn_blocking(move || StoreOwner::open(&data_dir, &office, tz, limits))
+            .await
+            .context("store open task")?
+            .context("opening the database")?
+    };
+    if let Some(moved) = &report.quarantined {
+        eprintln!(
+            "hadir: WARNING: the database was corrupt and was moved to {}; a fresh one was created",
+            moved.display()
+        );
+    }
+    let store = owner.store();
+
+    let (api_token, token_path) = api_token(&config, &data_dir)?;
+    let admin_listener = tokio::net::TcpListener::bind(config.admin.listen)
+        .await
+        .with_context(|| format!("binding the admin HTTP server to {}", config.admin.listen))?;
+    let admin_addr = admin_listener.local_addr()?;
+
+    let state = AdminState {
+        store: store.clone(),
+        api_token: Arc::new(api_token),
+        office_id: config.office.id.as_str().into(),
+        started,
+        schema_version: report.schema_version,
+    };
+    let app = http::router(state);
+
+    // Machine-readable lines on stdout: tests and scripts read the bound addresses from here.
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "hadir {} — office {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        config.office.name,
+        config.office.id
+    )?;
+    writeln!(out, "hadir: database {}", store.path().display())?;
+    writeln!(
+        out,
+        "hadir: admin http://{admin_addr}/ (health: http://{admin_addr}/health)"
+    )?;
+    if let Some(p) = &token_path {
+        writeln!(out, "hadir: API token in {}", p.display())?;
+    }
+    writeln!(out, "hadir: ready")?;
+    out.flush()?;
+    drop(out);
+
+    tracing::info!(%admin_addr, schema = report.schema_version, "ready");
+    lifecycle::notify_ready(&format!("ready; admin on {admin_addr}"));
+    let watchdog = lifecycle::watchdog_interval()
+        .map(|interval| tokio::spawn(lifecycle::run_watchdog(interval, store.clone())));
+
+    let served = axum::serve(admin_listener, app)
+        .with_graceful_shutdown(async {
+            lifecycle::shutdown_signal().await;
+            lifecycle::notify_stopping();
+        })
+        .await;
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    drop(store);
+    tokio::task::spawn_blocking(move || owner.close())
+        .await
+        .context("store close task")?;
+    served.context("admin HTTP server")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Creates `dir` (and parents) readable by the service user and group only.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
+    Ok(())
+}
+
+/// The API token from the config, or from (or newly generated into) `data_dir/api-token`.
+fn api_token(
+    config: &Config,
+    data_dir: &Path,
+) -> anyhow::Result<(SecretString, Option<std::path::PathBuf>)> {
+    if let Some(t) = secret::resolve(
+        "api_token",
+        config.admin.api_token.as_ref(),
+        config.admin.api_token_file.as_deref(),
+    )? {
+        return Ok((t, None));
+    }
+    let path = data_dir.join("api-token");
+    let token = read_or_create_secret(&path, || {
+        use rand::Rng;
+        let bytes: [u8; 24] = rand::thread_rng().gen();
+        hex::encode(bytes)
+    })?;
+    Ok((SecretString::new(token), Some(path)))
+}
+
+/// Reads a generated secret file, creating it (mode 0600) with `make()` if absent.
+pub fn read_or_create_secret(path: &Path, make: impl FnOnce() -> String) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o007 != 0 {
+                tracing::warn!(path = %path.display(), "secret file is world-accessible; fixing to 0600");
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(s.trim().to_string())
+        }
+        Ok(_) => create_secret(path, make()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret(path, make()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+    }
+}
+
+fn create_secret(path: &Path, value: String) -> anyhow::Result<String> {
+    {
+        let tmp = path.with_extension("tmp");
+        {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            writeln!(f, "{value}")?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        Ok(value)
+    }
+}

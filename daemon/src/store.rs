@@ -1,0 +1,251 @@
+//! The durable store: one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! All writes go through one writer thread that owns the write connection and commits several
+//! queued jobs in one transaction (group commit). A job's caller is answered only after the
+//! transaction holding it has committed, so an answer means "on disk": this is where a record
+//! becomes durable, and only after it may a device or tablet be acknowledged. The job queue is
+//! bounded; a full queue makes callers wait (back-pressure), never drops work.
+
+mod open;
+mod punches;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+pub use open::OpenReport;
+pub use punches::{Appended, StoreStats};
+pub use schema::CURRENT_VERSION;
+use writer::{Completion, Job};
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "hadir.db";
+
+/// Jobs waiting for the writer thread; callers wait when it is full.
+const QUEUE_CAPACITY: usize = 1024;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error; the operation was rolled back.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file-system operation failed.
+    #[error("cannot {what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The database was written by a newer Hadir; install that version or newer.
+    #[error("database schema version {found} is newer than this binary supports ({supported}); upgrade hadir")]
+    TooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Highest version this binary knows.
+        supported: i64,
+    },
+    /// The transaction holding this write could not be committed; nothing was stored.
+    #[error("commit failed, nothing stored: {0}")]
+    CommitFailed(String),
+    /// Intake is refused until space is freed or records are forwarded; nothing was stored.
+    #[error("storage full: {0}; new records are refused until space is freed")]
+    Full(String),
+    /// The store is shutting down; retry against the restarted gateway.
+    #[error("the store is closed")]
+    Closed,
+    /// The request itself is invalid (for example, a time that does not exist).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Limits that make the writer refuse new intake.
+#[derive(Debug, Clone, Copy)]
+pub struct DiskLimits {
+    /// Refuse intake when the database file exceeds this many bytes (0 = no cap).
+    pub max_db_bytes: u64,
+    /// Refuse intake when the file system has fewer free bytes than this.
+    pub min_free_bytes: u64,
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    reader: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+    office: Arc<str>,
+    tz: jiff::tz::TimeZone,
+}
+
+/// Owns the writer thread; [`StoreOwner::close`] finishes queued writes and closes the file.
+pub struct StoreOwner {
+    store: Store,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl StoreOwner {
+    /// Opens the database in `data_dir`, checking integrity and migrating it, and starts the
+    /// writer thread.
+    pub fn open(
+        data_dir: &Path,
+        office: &str,
+        tz: jiff::tz::TimeZone,
+        limits: DiskLimits,
+    ) -> Result<(StoreOwner, OpenReport), StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let (conn, report) = open::open_checked(&path)?;
+        let reader = open::connect(&path)?;
+        let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
+        let data_dir = data_dir.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("hadir-store".into())
+            .spawn(move || writer::run(conn, queue, data_dir, limits))
+            .map_err(|source| StoreError::Io {
+                what: "start the store writer thread",
+                source,
+            })?;
+        let store = Store {
+            jobs,
+            reader: Arc::new(Mutex::new(reader)),
+            path: Arc::new(path),
+            office: office.into(),
+            tz,
+        };
+        Ok((StoreOwner { store, thread }, report))
+    }
+
+    /// A handle for callers.
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Waits until every handle is dropped and queued writes are committed, then checkpoints the
+    /// WAL and closes the database.
+    pub fn close(self) {
+        let StoreOwner { store, thread } = self;
+        drop(store);
+        if thread.join().is_err() {
+            tracing::error!("store writer thread panicked during shutdown");
+        }
+    }
+}
+
+impl Store {
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in the writer's transaction; resolves after the transaction committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    /// Like [`Store::write`], for new records: refused with [`StoreError::Full`] when the disk
+    /// limits are reached.
+    pub async fn write_intake<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(true, f).await
+    }
+
+    async fn submit<T, F>(&self, intake: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
+        let job = Job {
+            intake,
+            run: Box::new(move |tx| match tx {
+                Err(refused) => {
+                    let _ = reply.send(Err(refused));
+                    (false, Box::new(|_| {}) as Completion)
+                }
+                Ok(tx) => {
+                    let result = f(tx);
+                    let failed = result.is_err();
+                    let completion: Completion = Box::new(move |commit| {
+                        let _ = reply.send(commit.and(result));
+                    });
+                    (failed, completion)
+                }
+            }),
+        };
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a read-only query on the reader connection, off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().map_err(|_| StoreError::Closed)?;
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores punches; each is answered as newly stored or as a duplicate of an earlier one.
+    /// Resolves only after the commit.
+    pub async fn append_punches(
+        &self,
+        punches: Vec<punches::PunchInput>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let office = self.office.clone();
+        let tz = self.tz.clone();
+        self.write_intake(move |tx| punches::insert(tx, &office, &tz, &punches))
+            .await
+    }
+
+    /// Confirms the writer thread is alive and committing (used by the watchdog).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.write(|_| Ok(())).await
+    }
+
+    /// Counts for `/health` and the dashboard.
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.read(punches::stats).await
+    }
+
+    /// Appends an audit entry (who, what, on what, why).
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let (actor, action, subject, detail) = (
+            actor.to_string(),
+            action.to_string(),
+            subject.to_string(),
+            detail.to_string(),
+        );
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO audit_log (at_utc, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![jiff::Timestamp::now().to_string(), actor, action, subject, detail],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,132 @@
+//! Storing punches: raw event first, then the derived attendance record and its outbox entry, all
+//! in the caller's transaction.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use super::StoreError;
+use crate::record::{local_to_utc, payload_hash, punch_record_id, NewPunch};
+
+/// A punch to store.
+pub type PunchInput = NewPunch;
+
+/// The outcome for one punch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Appended {
+    /// The stable record id.
+    pub record_id: String,
+    /// True when the same punch was already stored (nothing new was written).
+    pub duplicate: bool,
+}
+
+pub(crate) fn insert(
+    tx: &Transaction<'_>,
+    office: &str,
+    tz: &jiff::tz::TimeZone,
+    punches: &[NewPunch],
+) -> Result<Vec<Appended>, StoreError> {
+    let now = jiff::Timestamp::now().to_string();
+    let mut raw_insert = tx.prepare_cached(
+        "INSERT INTO raw_events (received_utc, source, device, payload, payload_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (source, device, payload_sha256) DO NOTHING
+         RETURNING id",
+    )?;
+    let mut raw_find = tx.prepare_cached(
+        "SELECT id FROM raw_events WHERE source = ?1 AND device = ?2 AND payload_sha256 = ?3",
+    )?;
+    let mut att_insert = tx.prepare_cached(
+        "INSERT INTO attendance (record_id, raw_id, source, device, employee, occurred_utc,
+                                 occurred_local, state, verify, created_utc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (record_id) DO NOTHING",
+    )?;
+    let mut outbox_insert = tx.prepare_cached(
+        "INSERT INTO outbox (record_id, kind, enqueued_utc) VALUES (?1, 'punch', ?2)",
+    )?;
+    let mut out = Vec::with_capacity(punches.len());
+    for p in punches {
+        let utc = local_to_utc(tz, p.local_time).map_err(|e| {
+            StoreError::Invalid(format!("time {} in the office zone: {e}", p.local_time))
+        })?;
+        let hash = payload_hash(&p.payload);
+        let source = p.source.as_str();
+        let raw_id: i64 = match raw_insert
+            .query_row(params![now, source, p.device, p.payload, hash], |r| {
+                r.get(0)
+            })
+            .optional()?
+        {
+            Some(id) => id,
+            None => raw_find.query_row(params![source, p.device, hash], |r| r.get(0))?,
+        };
+        let record_id = punch_record_id(office, p);
+        let inserted = att_insert.execute(params![
+            record_id,
+            raw_id,
+            source,
+            p.device,
+            p.employee,
+            utc.to_string(),
+            p.local_time.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+            p.state,
+            p.verify,
+            now,
+        ])?;
+        if inserted == 1 {
+            outbox_insert.execute(params![record_id, now])?;
+        }
+        out.push(Appended {
+            record_id,
+            duplicate: inserted == 0,
+        });
+    }
+    Ok(out)
+}
+
+/// Counts for `/health` and the dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStats {
+    /// Attendance records stored.
+    pub records: i64,
+    /// Records not yet acknowledged upstream.
+    pub backlog: i64,
+    /// When the oldest unacknowledged record was queued (UTC), if any.
+    pub oldest_unsent_utc: Option<String>,
+    /// Size of the database file and its WAL, bytes.
+    pub db_bytes: u64,
+    /// Free bytes on the data file system.
+    pub free_bytes: Option<u64>,
+}
+
+pub(crate) fn stats(conn: &rusqlite::Connection) -> Result<StoreStats, StoreError> {
+    let records: i64 = conn.query_row("SELECT COUNT(*) FROM attendance", [], |r| r.get(0))?;
+    let (backlog, oldest): (i64, Option<String>) = conn.query_row(
+        "SELECT COUNT(*), MIN(enqueued_utc) FROM outbox WHERE forwarded_utc IS NULL",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let path = conn.path().map(std::path::PathBuf::from);
+    let db_bytes = path
+        .as_ref()
+        .map(|p| {
+            let wal = std::path::PathBuf::from(format!("{}-wal", p.display()));
+            file_len(p) + file_len(&wal)
+        })
+        .unwrap_or(0);
+    let free_bytes = path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .and_then(super::writer::free_bytes);
+    Ok(StoreStats {
+        records,
+        backlog,
+        oldest_unsent_utc: oldest,
+        db_bytes,
+        free_bytes,
+    })
+}
+
+fn file_len(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}

@@ -1,0 +1,100 @@
+//! Schema migrations. Each entry is applied once, in order, in its own transaction, and recorded
+//! in `schema_version`. Never edit a released migration; add a new one.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// The migrations, oldest first. The schema version is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: raw intake, derived attendance, outbox, audit log.
+    r#"
+    -- Everything exactly as received. Raw rows are never modified or deleted by rules, so
+    -- verdicts can be recomputed when rules change.
+    CREATE TABLE raw_events (
+        id             INTEGER PRIMARY KEY,
+        received_utc   TEXT    NOT NULL,
+        source         TEXT    NOT NULL,
+        device         TEXT    NOT NULL,
+        payload        BLOB    NOT NULL,
+        payload_sha256 TEXT    NOT NULL,
+        UNIQUE (source, device, payload_sha256)
+    );
+
+    -- Attendance records derived from raw events, one per distinct punch.
+    CREATE TABLE attendance (
+        record_id      TEXT PRIMARY KEY,
+        raw_id         INTEGER NOT NULL REFERENCES raw_events(id),
+        source         TEXT    NOT NULL,
+        device         TEXT    NOT NULL,
+        employee       TEXT    NOT NULL,
+        occurred_utc   TEXT    NOT NULL,
+        occurred_local TEXT    NOT NULL,
+        state          INTEGER NOT NULL,
+        verify         INTEGER,
+        verdict        TEXT    NOT NULL DEFAULT 'accepted',
+        reasons        TEXT    NOT NULL DEFAULT '[]',
+        created_utc    TEXT    NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX attendance_by_employee_day ON attendance (employee, occurred_local);
+    CREATE INDEX attendance_by_day ON attendance (occurred_local);
+
+    -- Records waiting to be forwarded, in order. A row is marked forwarded only after the
+    -- provincial server acknowledged its batch, and deleted only after retention.
+    CREATE TABLE outbox (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id      TEXT    NOT NULL UNIQUE,
+        kind           TEXT    NOT NULL,
+        enqueued_utc   TEXT    NOT NULL,
+        batch_id       TEXT,
+        forwarded_utc  TEXT
+    );
+    CREATE INDEX outbox_unsent ON outbox (forwarded_utc, seq);
+
+    -- Who did what, when and why.
+    CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY,
+        at_utc  TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail  TEXT NOT NULL DEFAULT ''
+    );
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`CURRENT_VERSION`]. Refuses a database written by a newer binary.
+pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+            version INTEGER PRIMARY KEY,
+            applied_utc TEXT NOT NULL
+        )",
+    )?;
+    let have: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?;
+    if have > CURRENT_VERSION {
+        return Err(StoreError::TooNew {
+            found: have,
+            supported: CURRENT_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(have as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_utc) VALUES (?1, ?2)",
+            rusqlite::params![version, jiff::Timestamp::now().to_string()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(CURRENT_VERSION)
+}

@@ -1,0 +1,150 @@
+//! The writer thread: takes queued jobs, runs several in one transaction (each in its own
+//! savepoint, so one failing job does not undo the others), commits, and only then answers them.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, Transaction};
+use tokio::sync::mpsc;
+
+use super::{DiskLimits, StoreError};
+
+/// Called once the transaction holding a job has committed (or failed to).
+pub(crate) type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// Runs a job inside the open transaction, or answers it with the refusal. Returns whether the
+/// job failed (its savepoint is rolled back) and what to call after the commit.
+pub(crate) type RunJob =
+    Box<dyn FnOnce(Result<&Transaction<'_>, StoreError>) -> (bool, Completion) + Send>;
+
+/// One unit of work for the writer.
+pub(crate) struct Job {
+    /// New records: refused when the disk limits are reached.
+    pub intake: bool,
+    /// The work.
+    pub run: RunJob,
+}
+
+/// Most jobs committed in one transaction.
+const MAX_GROUP: usize = 256;
+/// How often disk limits are re-checked at most.
+const DISK_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+pub(crate) fn run(
+    mut conn: Connection,
+    mut queue: mpsc::Receiver<Job>,
+    data_dir: PathBuf,
+    limits: DiskLimits,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut full: Option<String> = None;
+    let mut last_disk_check: Option<Instant> = None;
+    while let Some(first) = queue.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if group.iter().any(|j| j.intake)
+            && last_disk_check.is_none_or(|t| t.elapsed() >= DISK_CHECK_EVERY)
+        {
+            full = disk_full(&conn, &data_dir, limits);
+            last_disk_check = Some(Instant::now());
+            if let Some(reason) = &full {
+                tracing::error!(reason, "storage limit reached: refusing new records");
+            }
+        }
+        commit_group(&mut conn, &mut group, full.as_deref());
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "final WAL checkpoint failed (data is safe in the WAL)");
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "closing the database failed");
+    }
+    tracing::info!("store closed");
+}
+
+fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, full: Option<&str>) {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let msg = e.to_string();
+            for job in group.drain(..) {
+                let (_, done) = (job.run)(Err(StoreError::CommitFailed(msg.clone())));
+                done(Err(StoreError::CommitFailed(msg.clone())));
+            }
+            return;
+        }
+    };
+    let mut completions = Vec::with_capacity(group.len());
+    for job in group.drain(..) {
+        if let (true, Some(reason)) = (job.intake, full) {
+            let (_, done) = (job.run)(Err(StoreError::Full(reason.to_string())));
+            completions.push(done);
+            continue;
+        }
+        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+            let (_, done) = (job.run)(Err(StoreError::Sqlite(e)));
+            completions.push(done);
+            continue;
+        }
+        let (failed, done) = (job.run)(Ok(&tx));
+        let end = if failed {
+            "ROLLBACK TO job; RELEASE job"
+        } else {
+            "RELEASE job"
+        };
+        if let Err(e) = tx.execute_batch(end) {
+            tracing::error!(error = %e, "savepoint release failed");
+        }
+        completions.push(done);
+    }
+    let outcome = tx.commit().map_err(|e| e.to_string());
+    if let Err(msg) = &outcome {
+        tracing::error!(error = %msg, "commit failed; the jobs in this group were not stored");
+    }
+    for done in completions {
+        done(match &outcome {
+            Ok(()) => Ok(()),
+            Err(msg) => Err(StoreError::CommitFailed(msg.clone())),
+        });
+    }
+}
+
+/// `Some(reason)` when new intake must be refused.
+fn disk_full(conn: &Connection, data_dir: &std::path::Path, limits: DiskLimits) -> Option<String> {
+    if limits.max_db_bytes > 0 {
+        let size: Result<i64, _> = conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        );
+        if let Ok(size) = size {
+            if size as u64 >= limits.max_db_bytes {
+                return Some(format!(
+                    "database is {} MiB, cap is {} MiB",
+                    size as u64 >> 20,
+                    limits.max_db_bytes >> 20
+                ));
+            }
+        }
+    }
+    match free_bytes(data_dir) {
+        Some(free) if free < limits.min_free_bytes => Some(format!(
+            "only {} MiB free on the data file system, minimum is {} MiB",
+            free >> 20,
+            limits.min_free_bytes >> 20
+        )),
+        _ => None,
+    }
+}
+
+/// Free bytes available to the service user on the file system holding `dir`.
+pub(crate) fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    rustix::fs::statvfs(dir)
+        .ok()
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
