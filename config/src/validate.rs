@@ -334,7 +334,7 @@ pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
             "must be at least 0 and below verification.max_accuracy_m",
         ));
     }
-    if !(v.max_speed_kmh > 0.0) {
+    if v.max_speed_kmh.is_nan() || v.max_speed_kmh <= 0.0 {
         p.push(problem(
             "verification.max_speed_kmh",
             "must be greater than 0",
