@@ -222,6 +222,18 @@ pub struct Upstream {
     pub batch_max_records: usize,
     /// Send a partial batch once its oldest record is this many seconds old.
     pub batch_max_age_s: u64,
+    /// Batches sent but not yet acknowledged, at most (MQTT; HTTPS sends one at a time).
+    pub max_in_flight: usize,
+    /// Re-send from the oldest unacknowledged batch when no ack arrives within this many seconds.
+    pub ack_timeout_s: u64,
+    /// MQTT topic prefix: batches go to `<prefix>/<office id>/batch`, acks come on `.../ack`.
+    pub topic_prefix: String,
+    /// CA certificate (PEM) to trust for mqtts:// and https:// instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    pub client_cert_file: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS.
+    pub client_key_file: Option<PathBuf>,
 }
 
 impl Default for Upstream {
@@ -234,6 +246,12 @@ impl Default for Upstream {
             password_file: None,
             batch_max_records: 500,
             batch_max_age_s: 5,
+            max_in_flight: 4,
+            ack_timeout_s: 30,
+            topic_prefix: "hadir/v1".into(),
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         }
     }
 }

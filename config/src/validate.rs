@@ -326,6 +326,44 @@ pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
         u.password.as_ref(),
         u.password_file.as_deref(),
     );
+    if !(1..=64).contains(&u.max_in_flight) {
+        p.push(problem(
+            "upstream.max_in_flight",
+            "must be between 1 and 64",
+        ));
+    }
+    if !(1..=3600).contains(&u.ack_timeout_s) {
+        p.push(problem(
+            "upstream.ack_timeout_s",
+            "must be between 1 and 3600 seconds",
+        ));
+    }
+    if u.topic_prefix.is_empty()
+        || u.topic_prefix.contains(['+', '#'])
+        || u.topic_prefix.ends_with('/')
+    {
+        p.push(problem(
+            "upstream.topic_prefix",
+            "must be a non-empty topic without wildcards or a trailing '/'",
+        ));
+    }
+    if u.client_cert_file.is_some() != u.client_key_file.is_some() {
+        p.push(problem(
+            "upstream.client_cert_file",
+            "client_cert_file and client_key_file go together",
+        ));
+    }
+    for (key, file) in [
+        ("upstream.ca_file", &u.ca_file),
+        ("upstream.client_cert_file", &u.client_cert_file),
+        ("upstream.client_key_file", &u.client_key_file),
+    ] {
+        if let Some(f) = file {
+            if let Err(e) = std::fs::metadata(f) {
+                p.push(problem(key, format!("cannot read {}: {e}", f.display())));
+            }
+        }
+    }
 
     let v = &c.verification;
     if !(v.min_accuracy_m >= 0.0 && v.min_accuracy_m < v.max_accuracy_m) {

@@ -32,8 +32,43 @@ enum Command {
         /// Configuration file (TOML).
         path: PathBuf,
     },
+    /// Check an installation: config, admin port, disk, database, clock, readers, upstream.
+    Doctor {
+        /// Configuration file (default: $HADIR_CONFIG, else /etc/hadir/hadir.toml if present).
+        #[arg(long, short, env = "HADIR_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Print this gateway's id and public signing key (register it at the provincial server).
+    Identity {
+        /// Configuration file (TOML). Also read from $HADIR_CONFIG.
+        #[arg(long, short, env = "HADIR_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Write unacknowledged records as a signed offline bundle for the provincial server.
+    ExportBatches {
+        /// Configuration file (TOML). Also read from $HADIR_CONFIG.
+        #[arg(long, short, env = "HADIR_CONFIG")]
+        config: Option<PathBuf>,
+        /// Bundle file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only records queued on or after this date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Print the version.
     Version,
+}
+
+/// Loads the given config, or the embedded default when none is given.
+fn load_config(path: Option<&std::path::Path>) -> Result<hadir_config::Config, ExitCode> {
+    match path {
+        Some(p) => hadir_config::load(p).map_err(|e| {
+            eprintln!("hadir: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }),
+        None => Ok(hadir_config::embedded_default()),
+    }
 }
 
 /// Parses arguments and runs the chosen command.
@@ -43,6 +78,21 @@ pub fn main() -> ExitCode {
         Command::Version => {
             println!("hadir {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+        Command::Doctor { config } => crate::doctor::main(config),
+        Command::Identity { config } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run_async(async move { crate::forward::export::print_identity(&config) })
+        }
+        Command::ExportBatches { config, out, since } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run_async(crate::forward::export::run_cli(config, out, since))
         }
         Command::CheckConfig { path } => match hadir_config::load(&path) {
             Ok(_) => {

@@ -1,6 +1,7 @@
 //! The admin HTTP server: `/health` for monitoring and the local JSON API under `/api/v1`.
 
 mod error;
+mod metrics;
 mod punches;
 
 use std::sync::Arc;
@@ -33,12 +34,15 @@ pub struct AdminState {
     pub started: Instant,
     /// Schema version of the open database.
     pub schema_version: i64,
+    /// Forwarding status.
+    pub forward: crate::forward::SharedStatus,
 }
 
 /// Builds the router.
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics::render))
         .route("/api/v1/punches", post(punches::create))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -52,6 +56,7 @@ struct Health {
     uptime_s: u64,
     schema_version: i64,
     store: StoreStats,
+    upstream: crate::forward::ForwardStatus,
 }
 
 async fn health(State(st): State<AdminState>) -> Result<Json<Health>, ApiError> {
@@ -63,6 +68,7 @@ async fn health(State(st): State<AdminState>) -> Result<Json<Health>, ApiError> 
         uptime_s: st.started.elapsed().as_secs(),
         schema_version: st.schema_version,
         store,
+        upstream: st.forward.lock().map(|s| s.clone()).unwrap_or_default(),
     }))
 }
 

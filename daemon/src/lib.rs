@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod doctor;
+pub mod forward;
 pub mod http;
 pub mod lifecycle;
 pub mod logging;

@@ -10,9 +10,10 @@ use std::time::Instant;
 use anyhow::Context;
 use hadir_config::{secret, Config, SecretString};
 
+use crate::forward::{self, ForwardStatus, Forwarder};
 use crate::http::{self, AdminState};
 use crate::lifecycle;
-use crate::store::{DiskLimits, StoreOwner};
+use crate::store::{DiskLimits, Store, StoreOwner};
 
 /// Runs the gateway until SIGTERM/SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -20,6 +21,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o027));
     let data_dir = config.storage.data_dir.clone();
     create_private_dir(&data_dir)?;
+    // One process-wide TLS provider (ring) for MQTT and HTTPS upstream links.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 
     let tz = jiff::tz::TimeZone::get(&config.office.timezone)
         .with_context(|| format!("office time zone {}", config.office.timezone))?;
@@ -42,6 +46,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let store = owner.store();
+    let key = forward::identity::load_or_create(&data_dir)?;
+    let forward_status = Arc::new(std::sync::Mutex::new(ForwardStatus {
+        mode: format!("{:?}", config.upstream.mode).to_lowercase(),
+        ..Default::default()
+    }));
 
     let (api_token, token_path) = api_token(&config, &data_dir)?;
     let admin_listener = tokio::net::TcpListener::bind(config.admin.listen)
@@ -55,6 +64,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         office_id: config.office.id.as_str().into(),
         started,
         schema_version: report.schema_version,
+        forward: forward_status.clone(),
     };
     let app = http::router(state);
 
@@ -83,16 +93,57 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     lifecycle::notify_ready(&format!("ready; admin on {admin_addr}"));
     let watchdog = lifecycle::watchdog_interval()
         .map(|interval| tokio::spawn(lifecycle::run_watchdog(interval, store.clone())));
+    let retention = tokio::spawn(run_retention(
+        store.clone(),
+        config.storage.retention_days,
+        shutdown_rx.clone(),
+    ));
+    let forwarder = if config.upstream.mode != hadir_config::UpstreamMode::None {
+        let password = secret::resolve(
+            "password",
+            config.upstream.password.as_ref(),
+            config.upstream.password_file.as_deref(),
+        )?;
+        let fwd = Forwarder {
+            store: store.clone(),
+            cfg: config.upstream.clone(),
+            password,
+            gateway: config.office.id.clone(),
+            key: key.clone(),
+            status: forward_status.clone(),
+        };
+        let rx = shutdown_rx.clone();
+        Some(tokio::spawn(async move {
+            if let Err(e) = fwd.run(rx).await {
+                tracing::error!(error = %e, "forwarder stopped; records stay queued until restart");
+            }
+        }))
+    } else {
+        tracing::info!("upstream.mode = none: records are kept locally and not forwarded");
+        None
+    };
 
     let served = axum::serve(admin_listener, app)
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(async move {
             lifecycle::shutdown_signal().await;
             lifecycle::notify_stopping();
+            let _ = shutdown_tx.send(true);
         })
         .await;
     if let Some(w) = watchdog {
         w.abort();
     }
+    if let Some(f) = forwarder {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), f)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "forwarder did not stop within 5 s; its unacknowledged records stay queued"
+            );
+        }
+    }
+    retention.abort();
     drop(store);
     tokio::task::spawn_blocking(move || owner.close())
         .await
@@ -100,6 +151,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     served.context("admin HTTP server")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Deletes records already acknowledged upstream once they are older than the retention, hourly.
+async fn run_retention(store: Store, days: u32, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let cutoff =
+            jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * i64::from(days));
+        loop {
+            match store.evict_forwarded(cutoff, 5_000).await {
+                Ok(0) => break,
+                Ok(n) => tracing::info!(evicted = n, days, "retention: removed forwarded records"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention pass failed");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Creates `dir` (and parents) readable by the service user and group only.

@@ -7,6 +7,7 @@
 //! bounded; a full queue makes callers wait (back-pressure), never drops work.
 
 mod open;
+mod outbox;
 mod punches;
 mod schema;
 mod writer;
@@ -18,6 +19,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use open::OpenReport;
+pub use outbox::OutboxRow;
 pub use punches::{Appended, StoreStats};
 pub use schema::CURRENT_VERSION;
 use writer::{Completion, Job};
@@ -81,6 +83,7 @@ pub struct Store {
     path: Arc<PathBuf>,
     office: Arc<str>,
     tz: jiff::tz::TimeZone,
+    appended: Arc<tokio::sync::Notify>,
 }
 
 /// Owns the writer thread; [`StoreOwner::close`] finishes queued writes and closes the file.
@@ -116,6 +119,7 @@ impl StoreOwner {
             path: Arc::new(path),
             office: office.into(),
             tz,
+            appended: Arc::new(tokio::sync::Notify::new()),
         };
         Ok((StoreOwner { store, thread }, report))
     }
@@ -211,7 +215,64 @@ impl Store {
     ) -> Result<Vec<Appended>, StoreError> {
         let office = self.office.clone();
         let tz = self.tz.clone();
-        self.write_intake(move |tx| punches::insert(tx, &office, &tz, &punches))
+        let result = self
+            .write_intake(move |tx| punches::insert(tx, &office, &tz, &punches))
+            .await;
+        if result
+            .as_ref()
+            .is_ok_and(|r| r.iter().any(|a| !a.duplicate))
+        {
+            self.appended.notify_one();
+        }
+        result
+    }
+
+    /// Resolves when new records were queued for forwarding since the last call.
+    pub async fn wait_appended(&self) {
+        self.appended.notified().await
+    }
+
+    /// This database's chain id.
+    pub async fn chain_id(&self) -> Result<String, StoreError> {
+        self.read(outbox::chain_id).await
+    }
+
+    /// Up to `limit` records not yet acknowledged upstream, after chain position `after_seq`.
+    pub async fn unsent_after(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.read(move |c| outbox::unsent_after(c, after_seq, limit))
+            .await
+    }
+
+    /// Every record not yet acknowledged upstream that was queued at or after `since` (UTC).
+    pub async fn unsent_since(&self, since: String) -> Result<Vec<OutboxRow>, StoreError> {
+        self.read(move |c| outbox::unsent_since(c, &since)).await
+    }
+
+    /// Records the server's acknowledgement of `first..=last` (durable when this returns).
+    pub async fn mark_forwarded(
+        &self,
+        first: u64,
+        last: u64,
+        batch_id: String,
+    ) -> Result<usize, StoreError> {
+        self.write(move |tx| {
+            let now = jiff::Timestamp::now().to_string();
+            outbox::mark_forwarded(tx, first, last, &batch_id, &now)
+        })
+        .await
+    }
+
+    /// Deletes up to `limit` records forwarded before `before` (UTC); never unforwarded ones.
+    pub async fn evict_forwarded(
+        &self,
+        before: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.write(move |tx| outbox::evict_forwarded(tx, &before.to_string(), limit))
             .await
     }
 

@@ -2,6 +2,8 @@
 //! and a minimal HTTP/1.1 client over a real TCP socket.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::StoreError;
+use super::{outbox, StoreError};
 use crate::record::{local_to_utc, payload_hash, punch_record_id, NewPunch};
 
 /// A punch to store.
@@ -41,9 +41,6 @@ pub(crate) fn insert(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (record_id) DO NOTHING",
     )?;
-    let mut outbox_insert = tx.prepare_cached(
-        "INSERT INTO outbox (record_id, kind, enqueued_utc) VALUES (?1, 'punch', ?2)",
-    )?;
     let mut out = Vec::with_capacity(punches.len());
     for p in punches {
         let utc = local_to_utc(tz, p.local_time).map_err(|e| {
@@ -61,20 +58,29 @@ pub(crate) fn insert(
             None => raw_find.query_row(params![source, p.device, hash], |r| r.get(0))?,
         };
         let record_id = punch_record_id(office, p);
+        let local = p.local_time.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+        let utc = utc.to_string();
         let inserted = att_insert.execute(params![
-            record_id,
-            raw_id,
-            source,
-            p.device,
-            p.employee,
-            utc.to_string(),
-            p.local_time.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
-            p.state,
-            p.verify,
-            now,
+            record_id, raw_id, source, p.device, p.employee, utc, local, p.state, p.verify, now,
         ])?;
         if inserted == 1 {
-            outbox_insert.execute(params![record_id, now])?;
+            let body = serde_json::json!({
+                "type": "punch",
+                "record_id": record_id,
+                "office": office,
+                "source": source,
+                "device": p.device,
+                "employee": p.employee,
+                "occurred_utc": utc,
+                "occurred_local": local,
+                "state": p.state,
+                "verify": p.verify,
+                "verdict": "accepted",
+                "received_utc": now,
+                "payload_sha256": hash,
+            })
+            .to_string();
+            outbox::enqueue(tx, &record_id, "punch", &body, &now)?;
         }
         out.push(Appended {
             record_id,
@@ -93,6 +99,8 @@ pub struct StoreStats {
     pub backlog: i64,
     /// When the oldest unacknowledged record was queued (UTC), if any.
     pub oldest_unsent_utc: Option<String>,
+    /// When a batch was last acknowledged upstream (UTC), if ever.
+    pub last_forward_utc: Option<String>,
     /// Size of the database file and its WAL, bytes.
     pub db_bytes: u64,
     /// Free bytes on the data file system.
@@ -102,7 +110,8 @@ pub struct StoreStats {
 pub(crate) fn stats(conn: &rusqlite::Connection) -> Result<StoreStats, StoreError> {
     let records: i64 = conn.query_row("SELECT COUNT(*) FROM attendance", [], |r| r.get(0))?;
     let (backlog, oldest): (i64, Option<String>) = conn.query_row(
-        "SELECT COUNT(*), MIN(enqueued_utc) FROM outbox WHERE forwarded_utc IS NULL",
+        "SELECT COUNT(*), (SELECT enqueued_utc FROM outbox WHERE forwarded_utc IS NULL ORDER BY seq LIMIT 1)
+         FROM outbox WHERE forwarded_utc IS NULL",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
@@ -122,6 +131,7 @@ pub(crate) fn stats(conn: &rusqlite::Connection) -> Result<StoreStats, StoreErro
         records,
         backlog,
         oldest_unsent_utc: oldest,
+        last_forward_utc: outbox::last_forward(conn)?,
         db_bytes,
         free_bytes,
     })

@@ -38,18 +38,35 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX attendance_by_employee_day ON attendance (employee, occurred_local);
     CREATE INDEX attendance_by_day ON attendance (occurred_local);
+    CREATE INDEX attendance_by_raw ON attendance (raw_id);
 
-    -- Records waiting to be forwarded, in order. A row is marked forwarded only after the
-    -- provincial server acknowledged its batch, and deleted only after retention.
+    -- Records waiting to be forwarded, in chain order. Each row carries the exact body that is
+    -- sent and its place in the gateway's hash chain, fixed in the same transaction that stored
+    -- the record. A row is marked forwarded only after the provincial server acknowledged its
+    -- batch, and deleted only after retention (or, under disk pressure, oldest forwarded first).
     CREATE TABLE outbox (
-        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq            INTEGER PRIMARY KEY,
         record_id      TEXT    NOT NULL UNIQUE,
         kind           TEXT    NOT NULL,
+        body           TEXT    NOT NULL,
+        prev_hash      TEXT    NOT NULL,
+        hash           TEXT    NOT NULL,
         enqueued_utc   TEXT    NOT NULL,
         batch_id       TEXT,
         forwarded_utc  TEXT
     );
-    CREATE INDEX outbox_unsent ON outbox (forwarded_utc, seq);
+    CREATE INDEX outbox_unsent ON outbox (seq) WHERE forwarded_utc IS NULL;
+    CREATE INDEX outbox_forwarded ON outbox (forwarded_utc) WHERE forwarded_utc IS NOT NULL;
+
+    -- Small facts about this database: its chain id and head, last successful forward.
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO meta (key, value) VALUES
+        ('chain_id', lower(hex(randomblob(8)))),
+        ('chain_seq', '0'),
+        ('chain_head', '0000000000000000000000000000000000000000000000000000000000000000');
 
     -- Who did what, when and why.
     CREATE TABLE audit_log (

@@ -51,6 +51,9 @@ pub(crate) fn run(
             && last_disk_check.is_none_or(|t| t.elapsed() >= DISK_CHECK_EVERY)
         {
             full = disk_full(&conn, &data_dir, limits);
+            if full.is_some() && make_room(&mut conn) {
+                full = disk_full(&conn, &data_dir, limits);
+            }
             last_disk_check = Some(Instant::now());
             if let Some(reason) = &full {
                 tracing::error!(reason, "storage limit reached: refusing new records");
@@ -114,11 +117,37 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, full: Option<&str>)
     }
 }
 
+/// Under disk pressure, evicts the oldest records already acknowledged upstream (even inside
+/// their retention) to make room. Returns whether anything was evicted.
+fn make_room(conn: &mut Connection) -> bool {
+    let result = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+        let far_future = "9999-12-31T00:00:00Z";
+        let n = super::outbox::evict_forwarded(&tx, far_future, 5_000)?;
+        tx.commit()?;
+        Ok(n)
+    });
+    match result {
+        Ok(0) => false,
+        Ok(n) => {
+            tracing::warn!(
+                evicted = n,
+                "storage limit reached: evicted the oldest records already acknowledged upstream"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "eviction under disk pressure failed");
+            false
+        }
+    }
+}
+
 /// `Some(reason)` when new intake must be refused.
 fn disk_full(conn: &Connection, data_dir: &std::path::Path, limits: DiskLimits) -> Option<String> {
     if limits.max_db_bytes > 0 {
         let size: Result<i64, _> = conn.query_row(
-            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            "SELECT (page_count - freelist_count) * page_size
+             FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
             [],
             |r| r.get(0),
         );

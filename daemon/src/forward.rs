@@ -1,0 +1,364 @@
+//! Store-and-forward to the provincial server.
+//!
+//! The forwarder drains the outbox in chain order, in signed batches (size and age limits), over
+//! MQTT or HTTPS. A batch's records are marked forwarded only when the server's application-level
+//! ack names the batch as stored; until then nothing about them changes. Any rejection, timeout
+//! or lost connection makes it re-send from the oldest unacknowledged record after an exponential
+//! backoff with jitter; the server de-duplicates by record id and by chain position. The
+//! forwarder only reads the store and writes acks, so a slow or dead server never blocks intake.
+
+pub mod export;
+pub mod identity;
+mod link;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hadir_config::{SecretString, Upstream};
+use hadir_upstream::{Ack, AckStatus, Batch, BatchRecord, GatewayKey};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::store::{OutboxRow, Store, StoreError};
+use link::Link;
+
+/// Why forwarding cannot proceed right now.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// The upstream settings are unusable; fix the config.
+    #[error("upstream configuration: {0}")]
+    Config(String),
+    /// The server could not be reached or answered with an error; retried with backoff.
+    #[error("{0}")]
+    Transport(String),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What `/health` and `/metrics` show about forwarding.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ForwardStatus {
+    /// `none`, `mqtt` or `https`.
+    pub mode: String,
+    /// Whether the server is reachable now.
+    pub connected: bool,
+    /// The last transport error or rejection reason.
+    pub last_error: Option<String>,
+    /// Batches acknowledged as stored since start.
+    pub batches_acked: u64,
+    /// Batches rejected by the server since start.
+    pub batches_rejected: u64,
+    /// Records acknowledged since start.
+    pub records_acked: u64,
+    /// Times the forwarder went back to the oldest unacknowledged record.
+    pub resends: u64,
+}
+
+/// Shared forwarding status.
+pub type SharedStatus = Arc<Mutex<ForwardStatus>>;
+
+struct InFlight {
+    batch_id: String,
+    first: u64,
+    last: u64,
+    sent_at: Instant,
+}
+
+/// Exponential backoff with ±25 % jitter, 1 s to 60 s.
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const MIN: Duration = Duration::from_secs(1);
+    const MAX: Duration = Duration::from_secs(60);
+
+    fn new() -> Self {
+        Backoff { next: Self::MIN }
+    }
+
+    fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
+
+    fn step(&mut self) -> Duration {
+        use rand::Rng;
+        let base = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        let jitter = rand::thread_rng().gen_range(0.75..1.25);
+        base.mul_f64(jitter)
+    }
+}
+
+/// Builds a signed batch from consecutive outbox rows.
+pub fn build_batch(key: &GatewayKey, gateway: &str, chain_id: &str, rows: Vec<OutboxRow>) -> Batch {
+    let records = rows
+        .into_iter()
+        .map(|r| BatchRecord {
+            seq: r.seq,
+            record_id: r.record_id,
+            kind: r.kind,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+            body: r.body,
+        })
+        .collect();
+    Batch::sign(
+        key,
+        gateway,
+        chain_id,
+        jiff::Timestamp::now().to_string(),
+        records,
+    )
+}
+
+/// The forwarding task.
+pub struct Forwarder {
+    /// The store to drain.
+    pub store: Store,
+    /// Upstream settings.
+    pub cfg: Upstream,
+    /// Upstream password, resolved.
+    pub password: Option<SecretString>,
+    /// Office id (the gateway id upstream).
+    pub gateway: String,
+    /// The signing key.
+    pub key: GatewayKey,
+    /// Shared status.
+    pub status: SharedStatus,
+}
+
+impl Forwarder {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ForwardError> {
+        let chain_id = self.store.chain_id().await?;
+        let (acks_tx, mut acks) = mpsc::channel::<Ack>(256);
+        let link = Link::open(
+            &self.cfg,
+            &self.gateway,
+            self.password.clone(),
+            acks_tx,
+            self.status.clone(),
+        )?;
+        let window = match self.cfg.mode {
+            hadir_config::UpstreamMode::Mqtt => self.cfg.max_in_flight.max(1),
+            _ => 1,
+        };
+        let ack_timeout = Duration::from_secs(self.cfg.ack_timeout_s);
+        let max_age = Duration::from_secs(self.cfg.batch_max_age_s);
+        let mut inflight: VecDeque<InFlight> = VecDeque::new();
+        let mut after_seq = 0u64;
+        let mut backoff = Backoff::new();
+        let mut pause_until: Option<Instant> = None;
+        tracing::info!(mode = ?self.cfg.mode, url = %self.cfg.url, "forwarder started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let mut wake = Instant::now() + Duration::from_secs(1);
+            // Fill the window.
+            let paused = pause_until.is_some_and(|t| t > Instant::now());
+            while !paused && inflight.len() < window && link.ready() {
+                let rows = self
+                    .store
+                    .unsent_after(after_seq, self.cfg.batch_max_records)
+                    .await?;
+                let Some(first) = rows.first() else { break };
+                if rows.len() < self.cfg.batch_max_records {
+                    let age = age_of(&first.enqueued_utc);
+                    if age < max_age {
+                        wake = wake.min(Instant::now() + (max_age - age));
+                        break;
+                    }
+                }
+                let (first_seq, last_seq) = (first.seq, rows.last().map_or(first.seq, |r| r.seq));
+                let batch = build_batch(&self.key, &self.gateway, &chain_id, rows);
+                let body = match serde_json::to_vec(&batch) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        return Err(ForwardError::Config(format!("serialising a batch: {e}")))
+                    }
+                };
+                inflight.push_back(InFlight {
+                    batch_id: batch.batch_id.clone(),
+                    first: first_seq,
+                    last: last_seq,
+                    sent_at: Instant::now(),
+                });
+                after_seq = last_seq;
+                if let Err(e) = link.send(&batch, body).await {
+                    tracing::warn!(error = %e, "sending a batch failed; will retry");
+                    self.set_error(e.to_string());
+                    self.go_back(
+                        &mut inflight,
+                        &mut after_seq,
+                        &mut pause_until,
+                        &mut backoff,
+                    );
+                    break;
+                }
+            }
+            if let Some(f) = inflight.front() {
+                wake = wake.min(f.sent_at + ack_timeout);
+            }
+            if let Some(t) = pause_until {
+                wake = wake.min(t.max(Instant::now() + Duration::from_millis(10)));
+            }
+            tokio::select! {
+                ack = acks.recv() => {
+                    let Some(ack) = ack else { break };
+                    self.on_ack(ack, &chain_id, &mut inflight, &mut after_seq, &mut pause_until, &mut backoff).await?;
+                }
+                _ = self.store.wait_appended() => {}
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = shutdown.changed() => {}
+            }
+            if let Some(f) = inflight.front() {
+                if f.sent_at.elapsed() >= ack_timeout {
+                    tracing::warn!(batch = %f.batch_id, timeout_s = ack_timeout.as_secs(), "no ack in time; re-sending from the oldest unacknowledged record");
+                    self.set_error(format!(
+                        "no ack for {} within {} s",
+                        f.batch_id,
+                        ack_timeout.as_secs()
+                    ));
+                    self.go_back(
+                        &mut inflight,
+                        &mut after_seq,
+                        &mut pause_until,
+                        &mut backoff,
+                    );
+                }
+            }
+            if pause_until.is_some_and(|t| t <= Instant::now()) {
+                pause_until = None;
+            }
+        }
+        tracing::info!(
+            unacknowledged_batches = inflight.len(),
+            "forwarder stopped; unacknowledged records stay queued"
+        );
+        Ok(())
+    }
+
+    async fn on_ack(
+        &self,
+        ack: Ack,
+        chain_id: &str,
+        inflight: &mut VecDeque<InFlight>,
+        after_seq: &mut u64,
+        pause_until: &mut Option<Instant>,
+        backoff: &mut Backoff,
+    ) -> Result<(), ForwardError> {
+        let position = inflight.iter().position(|f| f.batch_id == ack.batch_id);
+        match ack.status {
+            AckStatus::Stored => {
+                // An ack for a batch sent before a restart still counts: the server stored it.
+                let range = match position {
+                    Some(i) => inflight.remove(i).map(|f| (f.first, f.last)),
+                    None => parse_batch_range(&ack.batch_id, &self.gateway, chain_id),
+                };
+                let Some((first, last)) = range else {
+                    tracing::debug!(batch = %ack.batch_id, "ack for a batch of another chain; ignored");
+                    return Ok(());
+                };
+                let marked = self
+                    .store
+                    .mark_forwarded(first, last, ack.batch_id.clone())
+                    .await?;
+                backoff.reset();
+                if let Ok(mut s) = self.status.lock() {
+                    s.batches_acked += 1;
+                    s.records_acked += marked as u64;
+                    s.last_error = None;
+                }
+                tracing::debug!(batch = %ack.batch_id, marked, stored = ack.stored, duplicates = ack.duplicates, "batch acknowledged");
+            }
+            AckStatus::Rejected => {
+                if position.is_none() && !ack.batch_id.is_empty() {
+                    return Ok(()); // a stale rejection of a batch already re-sent
+                }
+                let reason = ack.reason.unwrap_or_else(|| "no reason given".into());
+                tracing::warn!(batch = %ack.batch_id, %reason, "the provincial server rejected a batch; will re-send");
+                if let Ok(mut s) = self.status.lock() {
+                    s.batches_rejected += 1;
+                }
+                self.set_error(format!("rejected {}: {reason}", ack.batch_id));
+                self.go_back(inflight, after_seq, pause_until, backoff);
+            }
+        }
+        Ok(())
+    }
+
+    /// Forget what is in flight and start again from the oldest unacknowledged record after a
+    /// backoff.
+    fn go_back(
+        &self,
+        inflight: &mut VecDeque<InFlight>,
+        after_seq: &mut u64,
+        pause_until: &mut Option<Instant>,
+        backoff: &mut Backoff,
+    ) {
+        inflight.clear();
+        *after_seq = 0;
+        *pause_until = Some(Instant::now() + backoff.step());
+        if let Ok(mut s) = self.status.lock() {
+            s.resends += 1;
+        }
+    }
+
+    fn set_error(&self, e: String) {
+        if let Ok(mut s) = self.status.lock() {
+            s.last_error = Some(e);
+        }
+    }
+}
+
+/// `(first, last)` from `<gateway>:<chain>:<first>-<last>` when it names this gateway's chain.
+fn parse_batch_range(batch_id: &str, gateway: &str, chain_id: &str) -> Option<(u64, u64)> {
+    let rest = batch_id.strip_prefix(gateway)?.strip_prefix(':')?;
+    let rest = rest.strip_prefix(chain_id)?.strip_prefix(':')?;
+    let (a, b) = rest.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+fn age_of(utc: &str) -> Duration {
+    utc.parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok())
+        .unwrap_or(Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_id_of_this_chain_gives_its_range() {
+        assert_eq!(
+            parse_batch_range("kutim:ab12:17-42", "kutim", "ab12"),
+            Some((17, 42))
+        );
+        assert_eq!(
+            parse_batch_range("kutim:other:17-42", "kutim", "ab12"),
+            None
+        );
+        assert_eq!(parse_batch_range("kutim-2:ab12:1-2", "kutim", "ab12"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute_with_jitter() {
+        let mut b = Backoff::new();
+        let first = b.step();
+        assert!(first >= Duration::from_millis(750) && first <= Duration::from_millis(1250));
+        for _ in 0..10 {
+            b.step();
+        }
+        let late = b.step();
+        assert!(late <= Duration::from_secs(75) && late >= Duration::from_secs(45));
+        b.reset();
+        assert!(b.step() <= Duration::from_millis(1250));
+    }
+}

@@ -1,0 +1,104 @@
+//! `/metrics` in the Prometheus text format.
+
+use std::fmt::Write;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::{AdminState, ApiError};
+
+pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResponse, ApiError> {
+    let s = st.store.stats().await?;
+    let f = st.forward.lock().map(|f| f.clone()).unwrap_or_default();
+    let now = jiff::Timestamp::now();
+    let age = |utc: &Option<String>| {
+        utc.as_deref()
+            .and_then(|u| u.parse::<jiff::Timestamp>().ok())
+            .map(|t| (now.as_second() - t.as_second()).max(0))
+    };
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "hadir_records",
+        "gauge",
+        "Attendance records held locally.",
+        s.records.to_string(),
+    );
+    metric(
+        "hadir_outbox_backlog",
+        "gauge",
+        "Records not yet acknowledged upstream.",
+        s.backlog.to_string(),
+    );
+    metric(
+        "hadir_outbox_oldest_unsent_age_seconds",
+        "gauge",
+        "Age of the oldest record not yet acknowledged upstream (0 when none).",
+        age(&s.oldest_unsent_utc).unwrap_or(0).to_string(),
+    );
+    metric(
+        "hadir_forward_last_success_timestamp_seconds",
+        "gauge",
+        "Unix time of the last acknowledged batch (0 if never).",
+        s.last_forward_utc
+            .as_deref()
+            .and_then(|u| u.parse::<jiff::Timestamp>().ok())
+            .map_or(0, |t| t.as_second())
+            .to_string(),
+    );
+    metric(
+        "hadir_forward_connected",
+        "gauge",
+        "1 when the provincial server is reachable.",
+        u8::from(f.connected).to_string(),
+    );
+    metric(
+        "hadir_forward_batches_acked_total",
+        "counter",
+        "Batches acknowledged as stored.",
+        f.batches_acked.to_string(),
+    );
+    metric(
+        "hadir_forward_batches_rejected_total",
+        "counter",
+        "Batches rejected by the server.",
+        f.batches_rejected.to_string(),
+    );
+    metric(
+        "hadir_forward_records_acked_total",
+        "counter",
+        "Records acknowledged upstream.",
+        f.records_acked.to_string(),
+    );
+    metric(
+        "hadir_forward_resends_total",
+        "counter",
+        "Times forwarding restarted from the oldest unacknowledged record.",
+        f.resends.to_string(),
+    );
+    metric(
+        "hadir_db_bytes",
+        "gauge",
+        "Database and WAL size.",
+        s.db_bytes.to_string(),
+    );
+    metric(
+        "hadir_disk_free_bytes",
+        "gauge",
+        "Free bytes on the data file system.",
+        s.free_bytes.unwrap_or(0).to_string(),
+    );
+    metric(
+        "hadir_uptime_seconds",
+        "gauge",
+        "Seconds since start.",
+        st.started.elapsed().as_secs().to_string(),
+    );
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
