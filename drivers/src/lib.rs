@@ -1,2 +1,4 @@
 //! Device protocols.
 #![forbid(unsafe_code)]
+
+pub mod zk;

@@ -1,0 +1,20 @@
+//! ZKTeco readers over the binary protocol (UDP/TCP port 4370): wire codec,
+//! record layouts, an async client and a device simulator.
+
+pub mod client;
+pub mod codec;
+pub mod fuzzing;
+pub mod records;
+pub mod sim;
+pub mod time;
+
+pub use client::{
+    ClientOptions, DeviceInfo, DeviceProfile, LiveEvents, Transport, ZkClient, ZkError,
+};
+pub use codec::{cmd, make_commkey, CodecError, Packet};
+pub use records::{
+    AttendanceRecord, DeviceCounts, LiveEvent, LiveEventFormat, RecordError, RecordLayout, User,
+    UserLayout,
+};
+pub use sim::{Faults, SimConfig, SimHandle, Simulator};
+pub use time::{TimeError, ZkDateTime};

@@ -1,0 +1,109 @@
+//! Entry points shared by the cargo-fuzz targets (`/fuzz`) and the corpus
+//! regression test (`tests/fuzz_corpus.rs`). Each takes arbitrary bytes, must
+//! never panic, and asserts round-trip invariants where they hold.
+
+use super::codec::{self, Packet};
+use super::records::{self, DeviceCounts, RecordLayout, UserLayout};
+
+const LAYOUTS: [RecordLayout; 5] = [
+    RecordLayout::Compact8,
+    RecordLayout::Ma300,
+    RecordLayout::Extended16,
+    RecordLayout::Full40,
+    RecordLayout::SpeedFace49,
+];
+
+/// Splits `[selector, count u16 LE, rest...]`.
+fn header(data: &[u8]) -> Option<(u8, usize, &[u8])> {
+    match data {
+        [sel, lo, hi, rest @ ..] => Some((*sel, usize::from(u16::from_le_bytes([*lo, *hi])), rest)),
+        _ => None,
+    }
+}
+
+/// Decodes a TCP byte stream frame by frame; decoded packets must re-encode identically.
+pub fn tcp_frame(data: &[u8]) {
+    let mut rest = data;
+    while let Ok(Some((packet, used))) = codec::decode_tcp_frame(rest) {
+        assert!(used >= codec::TCP_PREFIX_LEN + codec::HEADER_LEN && used <= rest.len());
+        let again = packet.encode_tcp();
+        assert_eq!(again.len(), used);
+        assert_eq!(
+            codec::parse_tcp_frame(&again).map(|(p, r)| (p, r.len())),
+            Ok((packet, 0))
+        );
+        rest = &rest[used..];
+    }
+    let _ = codec::parse_tcp_frame(data);
+    let _ = codec::parse_tcp_prefix(data);
+}
+
+/// Decodes one UDP datagram; a decoded packet must survive encode → parse.
+pub fn udp_packet(data: &[u8]) {
+    if let Ok(p) = codec::parse_packet(data) {
+        assert_eq!(p.payload.len() + codec::HEADER_LEN, data.len());
+        let again: Packet = match codec::parse_packet(&p.encode()) {
+            Ok(a) => a,
+            Err(e) => panic!("re-encoded packet does not parse: {e}"),
+        };
+        assert_eq!(again, p);
+    }
+}
+
+/// `[selector, record count u16, dataset...]`: decodes attendance the way the client does.
+pub fn attendance(data: &[u8]) {
+    let Some((sel, count, dataset)) = header(data) else {
+        return;
+    };
+    if let Ok(body) = records::dataset_body(dataset) {
+        if let Ok(layout) = RecordLayout::infer(body.len(), count, sel & 1 == 1) {
+            if let Ok(set) = records::parse_attendance(body, layout) {
+                assert_eq!(set.records.len() + set.rejected.len(), count);
+                // Valid records re-encode to something that decodes to themselves.
+                if let Ok(bytes) = records::encode_attendance(&set.records, layout) {
+                    let back = records::parse_attendance(&bytes, layout);
+                    assert_eq!(back.map(|s| s.records), Ok(set.records));
+                }
+            }
+        }
+    }
+    let layout = LAYOUTS[usize::from(sel) % LAYOUTS.len()];
+    let _ = records::parse_attendance(dataset, layout);
+}
+
+/// `[selector, user count u16, dataset...]`: decodes users the way the client does.
+pub fn users(data: &[u8]) {
+    let Some((sel, count, dataset)) = header(data) else {
+        return;
+    };
+    if let Ok(body) = records::dataset_body(dataset) {
+        if let Ok(layout) = UserLayout::infer(body.len(), count) {
+            if let Ok(users) = records::parse_users(body, layout) {
+                assert_eq!(users.len(), count);
+                for u in &users {
+                    // Re-encoding what was decoded keeps the raw name bytes.
+                    if let Ok(bytes) = records::encode_user(u, layout) {
+                        let back = records::parse_user(&bytes, layout);
+                        assert_eq!(back.as_ref().map(|b| &b.name_raw), Ok(&u.name_raw));
+                    }
+                }
+            }
+        }
+    }
+    let layout = if sel & 1 == 0 {
+        UserLayout::Zk6
+    } else {
+        UserLayout::Zk8
+    };
+    let _ = records::parse_users(dataset, layout);
+}
+
+/// Decodes a live-event payload and a free-sizes reply from the same bytes.
+pub fn live_event(data: &[u8]) {
+    if let Ok(ev) = records::parse_live_event(data) {
+        assert!(ev.time.year() >= 2000);
+    }
+    if let Ok(c) = DeviceCounts::parse(data) {
+        assert_eq!(DeviceCounts::parse(&c.encode()), Ok(c));
+    }
+}
