@@ -409,3 +409,78 @@ fn kill_9_broker_and_receiver_restarts_lose_and_double_nothing() {
         "the receiver's chain ends where the gateway's does"
     );
 }
+
+#[test]
+fn at_the_storage_cap_intake_is_refused_and_only_forwarded_records_are_evicted() {
+    let dir = TempDir::new("cap");
+    let config = dir.path().join("hadir.toml");
+    let write = |upstream: &str| {
+        let text = test_config(dir.path(), upstream)
+            .replace("min_free_mb = 1", "min_free_mb = 1\nmax_db_mb = 1");
+        std::fs::write(&config, text).unwrap();
+    };
+    write("");
+    let gw = Gateway::start(&config);
+    let mut acknowledged = HashSet::new();
+    let mut n = 0u32;
+    let refusal = loop {
+        let punches: Vec<_> = (n..n + 50)
+            .map(|i| punch("198703152010011008", i))
+            .collect();
+        n += 50;
+        let r = post_punches(gw.admin, &serde_json::Value::Array(punches)).unwrap();
+        if r.status != 200 {
+            break r;
+        }
+        for res in r.json()["results"].as_array().unwrap() {
+            acknowledged.insert(res["record_id"].as_str().unwrap().to_string());
+        }
+        assert!(n < 20_000, "the 1 MiB cap was never reached");
+    };
+    assert_eq!(refusal.status, 507, "{}", refusal.body);
+    assert!(
+        refusal.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("cap is 1 MiB"),
+        "{}",
+        refusal.body
+    );
+    let h = health(gw.admin);
+    assert_eq!(h["status"], "degraded");
+    assert!(h["store"]["intake_refused"].is_string());
+    assert_eq!(
+        h["store"]["records"],
+        acknowledged.len(),
+        "nothing unacknowledged was evicted"
+    );
+    assert_eq!(gw.terminate(), Some(0));
+
+    // Once the records are forwarded, the oldest forwarded ones make room for new intake.
+    let receiver = Receiver::start(
+        &dir.path().join("r.db"),
+        &["--http", "127.0.0.1:0", "--tofu"],
+    );
+    let url = format!("http://{}/v1/batches", receiver.http_addr.as_ref().unwrap());
+    write(&format!(
+        "[upstream]\nmode = \"https\"\nurl = \"{url}\"\nbatch_max_age_s = 0\n"
+    ));
+    let gw = Gateway::start(&config);
+    wait_drained(gw.admin, Duration::from_secs(30));
+    let more: Vec<_> = (n..n + 50)
+        .map(|i| punch("198703152010011008", i))
+        .collect();
+    let r = post_punches(gw.admin, &serde_json::Value::Array(more)).unwrap();
+    assert_eq!(r.status, 200, "intake resumes after eviction: {}", r.body);
+    for res in r.json()["results"].as_array().unwrap() {
+        acknowledged.insert(res["record_id"].as_str().unwrap().to_string());
+    }
+    wait_drained(gw.admin, Duration::from_secs(30));
+    let h = health(gw.admin);
+    assert_eq!(h["status"], "ok", "{h:#}");
+    assert!(
+        h["store"]["records"].as_u64().unwrap() < acknowledged.len() as u64,
+        "forwarded records were evicted"
+    );
+    assert_exactly_once(&receiver, &acknowledged);
+}

@@ -56,6 +56,11 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Talk to a fingerprint reader directly (info, users, attendance, time, set-time, live).
+    Zk {
+        #[command(subcommand)]
+        command: crate::zk_cli::ZkCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -80,6 +85,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Doctor { config } => crate::doctor::main(config),
+        Command::Zk { command } => run_async(crate::zk_cli::run(command)),
         Command::Identity { config } => {
             let config = match load_config(config.as_deref()) {
                 Ok(c) => c,

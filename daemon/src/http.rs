@@ -57,18 +57,25 @@ struct Health {
     schema_version: i64,
     store: StoreStats,
     upstream: crate::forward::ForwardStatus,
+    devices: Vec<crate::store::DeviceStatus>,
 }
 
 async fn health(State(st): State<AdminState>) -> Result<Json<Health>, ApiError> {
     let store = st.store.stats().await?;
+    let devices = st.store.devices().await?;
     Ok(Json(Health {
-        status: "ok",
+        status: if store.intake_refused.is_some() {
+            "degraded"
+        } else {
+            "ok"
+        },
         version: env!("CARGO_PKG_VERSION"),
         office: st.office_id.to_string(),
         uptime_s: st.started.elapsed().as_secs(),
         schema_version: st.schema_version,
         store,
         upstream: st.forward.lock().map(|s| s.clone()).unwrap_or_default(),
+        devices,
     }))
 }
 

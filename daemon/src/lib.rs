@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod devices;
 pub mod doctor;
 pub mod forward;
 pub mod http;
@@ -11,3 +12,4 @@ pub mod logging;
 pub mod record;
 pub mod runtime;
 pub mod store;
+pub mod zk_cli;

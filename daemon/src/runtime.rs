@@ -98,6 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.storage.retention_days,
         shutdown_rx.clone(),
     ));
+    let readers = crate::devices::spawn_pull_readers(&config, &store, &shutdown_rx)?;
     let forwarder = if config.upstream.mode != hadir_config::UpstreamMode::None {
         let password = secret::resolve(
             "password",
@@ -133,17 +134,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(w) = watchdog {
         w.abort();
     }
-    if let Some(f) = forwarder {
-        if tokio::time::timeout(std::time::Duration::from_secs(5), f)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "forwarder did not stop within 5 s; its unacknowledged records stay queued"
-            );
+    // Intake has stopped; give the tasks a moment to finish what they are doing, then stop them.
+    // Anything they had not committed was never acknowledged to anyone.
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = readers;
+    tasks.extend(forwarder);
+    tasks.push(retention);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    for mut task in tasks {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+            tracing::warn!("a task did not stop within 5 s; stopping it");
+            task.abort();
+            let _ = task.await;
         }
     }
-    retention.abort();
     drop(store);
     tokio::task::spawn_blocking(move || owner.close())
         .await

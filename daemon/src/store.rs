@@ -6,6 +6,7 @@
 //! becomes durable, and only after it may a device or tablet be acknowledged. The job queue is
 //! bounded; a full queue makes callers wait (back-pressure), never drops work.
 
+mod devices;
 mod open;
 mod outbox;
 mod punches;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+pub use devices::DeviceStatus;
 pub use open::OpenReport;
 pub use outbox::OutboxRow;
 pub use punches::{Appended, StoreStats};
@@ -84,6 +86,7 @@ pub struct Store {
     office: Arc<str>,
     tz: jiff::tz::TimeZone,
     appended: Arc<tokio::sync::Notify>,
+    pressure: Arc<Mutex<Option<String>>>,
 }
 
 /// Owns the writer thread; [`StoreOwner::close`] finishes queued writes and closes the file.
@@ -105,10 +108,14 @@ impl StoreOwner {
         let (conn, report) = open::open_checked(&path)?;
         let reader = open::connect(&path)?;
         let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
+        let pressure = Arc::new(Mutex::new(None));
         let data_dir = data_dir.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("hadir-store".into())
-            .spawn(move || writer::run(conn, queue, data_dir, limits))
+            .spawn({
+                let pressure = pressure.clone();
+                move || writer::run(conn, queue, data_dir, limits, pressure)
+            })
             .map_err(|source| StoreError::Io {
                 what: "start the store writer thread",
                 source,
@@ -120,6 +127,7 @@ impl StoreOwner {
             office: office.into(),
             tz,
             appended: Arc::new(tokio::sync::Notify::new()),
+            pressure,
         };
         Ok((StoreOwner { store, thread }, report))
     }
@@ -141,6 +149,11 @@ impl StoreOwner {
 }
 
 impl Store {
+    /// The office id records are stored under.
+    pub fn office(&self) -> &str {
+        &self.office
+    }
+
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -276,6 +289,60 @@ impl Store {
             .await
     }
 
+    /// Stores punches read from a reader's log and moves the reader's cursor to `position`, in
+    /// one transaction: after a crash either both happened or neither.
+    pub async fn append_from_log(
+        &self,
+        serial: String,
+        punches: Vec<punches::PunchInput>,
+        position: u64,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let office = self.office.clone();
+        let tz = self.tz.clone();
+        let result = self
+            .write_intake(move |tx| {
+                let out = punches::insert(tx, &office, &tz, &punches)?;
+                devices::set_cursor(tx, &serial, position)?;
+                Ok(out)
+            })
+            .await;
+        if result
+            .as_ref()
+            .is_ok_and(|r| r.iter().any(|a| !a.duplicate))
+        {
+            self.appended.notify_one();
+        }
+        result
+    }
+
+    /// How many entries of the reader's log are already stored.
+    pub async fn device_cursor(&self, serial: String) -> Result<u64, StoreError> {
+        self.read(move |c| devices::cursor(c, &serial)).await
+    }
+
+    /// Resets a reader's cursor (after its log was cleared).
+    pub async fn reset_device_cursor(&self, serial: String) -> Result<(), StoreError> {
+        self.write(move |tx| devices::set_cursor(tx, &serial, 0))
+            .await
+    }
+
+    /// Records what was last observed about a reader.
+    pub async fn update_device(&self, status: DeviceStatus) -> Result<(), StoreError> {
+        self.write(move |tx| devices::upsert_status(tx, &status))
+            .await
+    }
+
+    /// Every reader's last observed state.
+    pub async fn devices(&self) -> Result<Vec<DeviceStatus>, StoreError> {
+        self.read(devices::all).await
+    }
+
+    /// Whether all these records were acknowledged upstream.
+    pub async fn all_forwarded(&self, record_ids: Vec<String>) -> Result<bool, StoreError> {
+        self.read(move |c| devices::all_forwarded(c, &record_ids))
+            .await
+    }
+
     /// Confirms the writer thread is alive and committing (used by the watchdog).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.write(|_| Ok(())).await
@@ -283,7 +350,9 @@ impl Store {
 
     /// Counts for `/health` and the dashboard.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
-        self.read(punches::stats).await
+        let mut stats = self.read(punches::stats).await?;
+        stats.intake_refused = self.pressure.lock().ok().and_then(|p| p.clone());
+        Ok(stats)
     }
 
     /// Appends an audit entry (who, what, on what, why).

@@ -83,6 +83,12 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
         f.resends.to_string(),
     );
     metric(
+        "hadir_intake_refused",
+        "gauge",
+        "1 while new records are refused because storage limits are reached.",
+        u8::from(s.intake_refused.is_some()).to_string(),
+    );
+    metric(
         "hadir_db_bytes",
         "gauge",
         "Database and WAL size.",

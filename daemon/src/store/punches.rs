@@ -105,6 +105,8 @@ pub struct StoreStats {
     pub db_bytes: u64,
     /// Free bytes on the data file system.
     pub free_bytes: Option<u64>,
+    /// Why new records are being refused (storage limits), if they are.
+    pub intake_refused: Option<String>,
 }
 
 pub(crate) fn stats(conn: &rusqlite::Connection) -> Result<StoreStats, StoreError> {
@@ -134,6 +136,7 @@ pub(crate) fn stats(conn: &rusqlite::Connection) -> Result<StoreStats, StoreErro
         last_forward_utc: outbox::last_forward(conn)?,
         db_bytes,
         free_bytes,
+        intake_refused: None,
     })
 }
 

@@ -78,6 +78,31 @@ const MIGRATIONS: &[&str] = &[
         detail  TEXT NOT NULL DEFAULT ''
     );
     "#,
+    // 2: readers: status for the UI and a per-reader cursor into its attendance log.
+    r#"
+    CREATE TABLE devices (
+        name           TEXT PRIMARY KEY,
+        kind           TEXT NOT NULL,
+        serial         TEXT,
+        address        TEXT,
+        online         INTEGER NOT NULL DEFAULT 0,
+        last_seen_utc  TEXT,
+        last_error     TEXT,
+        drift_s        INTEGER,
+        firmware       TEXT,
+        platform       TEXT,
+        users          INTEGER,
+        records        INTEGER,
+        updated_utc    TEXT NOT NULL
+    );
+    -- How many entries of a reader's attendance log (by serial) are already stored. Updated in
+    -- the same transaction as the punches, so a restart neither re-reads nor skips any.
+    CREATE TABLE device_cursors (
+        serial        TEXT PRIMARY KEY,
+        log_position  INTEGER NOT NULL,
+        updated_utc   TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

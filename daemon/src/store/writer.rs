@@ -2,6 +2,7 @@
 //! savepoint, so one failing job does not undo the others), commits, and only then answers them.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction};
@@ -35,6 +36,7 @@ pub(crate) fn run(
     mut queue: mpsc::Receiver<Job>,
     data_dir: PathBuf,
     limits: DiskLimits,
+    pressure: Arc<Mutex<Option<String>>>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut full: Option<String> = None;
@@ -55,8 +57,16 @@ pub(crate) fn run(
                 full = disk_full(&conn, &data_dir, limits);
             }
             last_disk_check = Some(Instant::now());
-            if let Some(reason) = &full {
-                tracing::error!(reason, "storage limit reached: refusing new records");
+            if let Ok(mut p) = pressure.lock() {
+                match (&full, p.is_some()) {
+                    (Some(reason), false) => tracing::error!(
+                        reason,
+                        "ALERT: storage limit reached: refusing new records until space is freed or records are forwarded"
+                    ),
+                    (None, true) => tracing::warn!("storage is below its limits again: accepting new records"),
+                    _ => {}
+                }
+                p.clone_from(&full);
             }
         }
         commit_group(&mut conn, &mut group, full.as_deref());

@@ -1,0 +1,255 @@
+//! Pull-mode readers end to end: the reader simulator (in this test process, serving the real
+//! protocol on 127.0.0.1) and the real `hadir` binary polling it.
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hadir_drivers::zk::sim::{synthetic_records, synthetic_users};
+use hadir_drivers::zk::{
+    AttendanceRecord, SimConfig, SimHandle, Simulator, UserLayout, ZkDateTime,
+};
+use support::peers::Receiver;
+use support::*;
+
+async fn simulator(records: usize, comm_key: u32, clock_offset_secs: i64) -> SimHandle {
+    let users = synthetic_users(20, UserLayout::Zk8);
+    let start = ZkDateTime::new(2026, 11, 2, 7, 0, 0).unwrap();
+    let cfg = SimConfig {
+        records: synthetic_records(records, &users, start),
+        users,
+        comm_key,
+        clock_offset_secs,
+        serial: "CQZ7232460123".into(),
+        ..SimConfig::default()
+    };
+    Simulator::start(cfg).await.unwrap()
+}
+
+fn device_block(sim: &SimHandle, comm_key: u32, extra: &str) -> String {
+    format!(
+        "[[devices]]\nname = \"pintu-depan\"\nkind = \"zk-pull\"\naddress = \"{}\"\ncomm_key = {comm_key}\npoll_interval_s = 1\nmax_drift_s = 30\n{extra}\n",
+        sim.addr()
+    )
+}
+
+fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("hadir.toml");
+    std::fs::write(&path, test_config(dir, extra)).unwrap();
+    path
+}
+
+fn health(gw: &Gateway) -> serde_json::Value {
+    http(gw.admin, "GET", "/health", &[], b"").unwrap().json()
+}
+
+fn wait_for(
+    gw: &Gateway,
+    what: &str,
+    within: Duration,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let h = health(gw);
+        if ok(&h) {
+            return h;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {h:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stored_ids(dir: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(dir.join("data/hadir.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT record_id FROM attendance").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn extra_record(sim: &SimHandle, i: u32) -> AttendanceRecord {
+    let user = &sim.users()[0];
+    AttendanceRecord {
+        uid: user.uid,
+        user_id: user.user_id.clone(),
+        time: ZkDateTime::new(2026, 11, 23, 7, 30, i as u8 % 60).unwrap(),
+        status: 1,
+        punch: 0,
+        workcode: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reader_record_is_pulled_once_across_kill_9_and_restart() {
+    let sim = simulator(300, 5, 0).await;
+    let dir = TempDir::new("pull");
+    let config = write_config(dir.path(), &device_block(&sim, 5, ""));
+    let gw = Gateway::start(&config);
+    let h = wait_for(&gw, "300 records", Duration::from_secs(30), |h| {
+        h["store"]["records"] == 300
+    });
+    let dev = &h["devices"][0];
+    assert_eq!(dev["online"], true, "{dev:#}");
+    assert_eq!(dev["serial"], "CQZ7232460123");
+    assert_eq!(dev["records"], 300);
+    gw.kill9();
+
+    // New punches while the gateway is down; the reader keeps them in its log.
+    for i in 0..7 {
+        sim.push_live_event(extra_record(&sim, i));
+    }
+    let gw = Gateway::start(&config);
+    wait_for(&gw, "307 records", Duration::from_secs(30), |h| {
+        h["store"]["records"] == 307
+    });
+    // A few more poll rounds must not add anything.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(health(&gw)["store"]["records"], 307);
+    assert_eq!(gw.terminate(), Some(0));
+    let ids = stored_ids(dir.path());
+    assert_eq!(ids.len(), 307);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 307);
+    assert!(sim.is_enabled(), "the reader is left enabled");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_punch_is_stored_without_waiting_for_the_next_poll() {
+    let sim = simulator(10, 0, 0).await;
+    let dir = TempDir::new("live");
+    let block = device_block(&sim, 0, "").replace("poll_interval_s = 1", "poll_interval_s = 120");
+    let gw = Gateway::start(&write_config(dir.path(), &block));
+    wait_for(&gw, "10 records", Duration::from_secs(30), |h| {
+        h["store"]["records"] == 10
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.live_sessions() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never registered for live events"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = Instant::now();
+    assert_eq!(sim.push_live_event(extra_record(&sim, 1)), 1);
+    wait_for(&gw, "the live punch", Duration::from_secs(5), |h| {
+        h["store"]["records"] == 11
+    });
+    assert!(t.elapsed() < Duration::from_secs(5));
+    drop(gw);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drifting_reader_clock_is_set_to_office_time() {
+    let sim = simulator(3, 0, 900).await;
+    let dir = TempDir::new("drift");
+    let gw = Gateway::start(&write_config(dir.path(), &device_block(&sim, 0, "")));
+    wait_for(&gw, "the reader online", Duration::from_secs(30), |h| {
+        h["devices"][0]["online"] == true
+    });
+    // The office is in WITA (UTC+8): the reader must now show WITA wall time.
+    let wita = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Makassar").unwrap())
+        .datetime();
+    let wita_s = wita
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp()
+        .as_second();
+    let device_s = sim.device_time().to_civil_seconds();
+    assert!(
+        (device_s - wita_s).abs() <= 5,
+        "reader shows {}, office time is {wita}",
+        sim.device_time()
+    );
+    drop(gw);
+    let conn = rusqlite::Connection::open(dir.path().join("data/hadir.db")).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'reader-clock-set'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(n >= 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_comm_key_shows_the_reader_offline_with_a_clear_reason() {
+    let sim = simulator(3, 1234, 0).await;
+    let dir = TempDir::new("commkey");
+    let gw = Gateway::start(&write_config(dir.path(), &device_block(&sim, 4321, "")));
+    let h = wait_for(&gw, "a reader error", Duration::from_secs(30), |h| {
+        h["devices"][0]["last_error"].is_string()
+    });
+    let dev = &h["devices"][0];
+    assert_eq!(dev["online"], false);
+    assert!(
+        dev["last_error"].as_str().unwrap().contains("comm key"),
+        "{dev:#}"
+    );
+    assert_eq!(h["store"]["records"], 0);
+    drop(gw);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reader_log_is_cleared_only_after_everything_on_it_was_acknowledged_upstream() {
+    let sim = simulator(40, 0, 0).await;
+    let dir = TempDir::new("clear");
+    // Without an upstream nothing is ever acknowledged, so nothing is cleared.
+    let config = write_config(
+        dir.path(),
+        &device_block(&sim, 0, "clear_after_forward = true"),
+    );
+    let gw = Gateway::start(&config);
+    wait_for(&gw, "40 records", Duration::from_secs(30), |h| {
+        h["store"]["records"] == 40
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        sim.records().len(),
+        40,
+        "cleared before anything was acknowledged"
+    );
+    assert_eq!(gw.terminate(), Some(0));
+
+    let receiver = Receiver::start(
+        &dir.path().join("r.db"),
+        &["--http", "127.0.0.1:0", "--tofu"],
+    );
+    let url = format!("http://{}/v1/batches", receiver.http_addr.as_ref().unwrap());
+    let extra = format!(
+        "{}[upstream]\nmode = \"https\"\nurl = \"{url}\"\nbatch_max_age_s = 0\n",
+        device_block(&sim, 0, "clear_after_forward = true")
+    );
+    write_config(dir.path(), &extra);
+    let gw = Gateway::start(&config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sim.records().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the reader log was never cleared"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(receiver.record_ids().len(), 40);
+    // New punches after the clear are still picked up (the cursor was reset).
+    for i in 0..3 {
+        sim.push_live_event(extra_record(&sim, i));
+    }
+    wait_for(&gw, "43 records", Duration::from_secs(30), |h| {
+        h["store"]["records"] == 43
+    });
+    drop(gw);
+    sim.shutdown().await;
+}
