@@ -10,6 +10,7 @@
 #                                      # check it as a real Type=notify service with its
 #                                      # watchdog, then purge it  (~3 min warm, +2 min for the
 #                                      # first debootstrap)
+#   packaging/check-arm64.sh --full --no-build   # package the arm64 binary already built
 #
 # Needs root for --full (debootstrap, binfmt, nspawn). The arm64 root file system is cached in
 # target/check-arm64/rootfs; delete it to start over. HADIR_DEBIAN_MIRROR overrides the mirror.
@@ -20,7 +21,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 mode=${1:---short}
 case "$mode" in
   --short | --full) ;;
-  -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
   *) echo "check-arm64: unknown option $mode (--short or --full)" >&2; exit 2 ;;
 esac
 t0=$(date +%s)
@@ -42,7 +43,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 step "cross build"
-deb=$(packaging/build-deb.sh arm64 | tail -n 1)
+deb=$(packaging/build-deb.sh arm64 ${2:+"$2"} | tail -n 1)
 deb=$(readlink -f "$deb")
 work=$(mktemp -d /tmp/hadir-arm64.XXXXXX)
 pid=""
@@ -75,8 +76,10 @@ if [ ! -e /lib/ld-linux-aarch64.so.1 ]; then ld_prefix=(env QEMU_LD_PREFIX=/usr/
 "${ld_prefix[@]}" qemu-aarch64-static "$work/pkg/usr/bin/hadir" version
 mkdir -p "$work/data"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-sed -e "s|^data_dir = .*|data_dir = \"$work/data\"|" -e "s/^listen = .*/listen = \"127.0.0.1:$port\"/" \
-  -e 's/^min_free_mb = .*/min_free_mb = 1/' packaging/hadir.toml >"$work/hadir.toml"
+sed -e "s|^data_dir = .*|data_dir = \"$work/data\"|" -e 's/^min_free_mb = .*/min_free_mb = 1/' \
+  -e 's/^\([a-z_]*listen\) = ".*"/\1 = "127.0.0.1:0"/' \
+  -e "/^\[admin\]/,/^\[/ s/^listen = .*/listen = \"127.0.0.1:$port\"/" \
+  packaging/hadir.toml >"$work/hadir.toml"
 "${ld_prefix[@]}" qemu-aarch64-static "$work/pkg/usr/bin/hadir" check-config "$work/hadir.toml"
 start_ns=$(date +%s%N)
 "${ld_prefix[@]}" qemu-aarch64-static "$work/pkg/usr/bin/hadir" run --config "$work/hadir.toml" \
@@ -124,15 +127,22 @@ if chroot "$rootfs" dpkg -s hadir >/dev/null 2>&1; then
   chroot "$rootfs" dpkg --purge hadir >/dev/null || true
 fi
 cp "$deb" "$rootfs/root/hadir.deb"
+# qemu-user is multithreaded, and a multithreaded process cannot unshare a user namespace
+# (EINVAL, "Failed at step USER"): PrivateUsers= cannot work under emulation. A real Pi, or an
+# amd64 container, runs the unit unchanged.
+mkdir -p "$rootfs/etc/systemd/system/hadir.service.d"
+printf '[Service]\nPrivateUsers=no\n' >"$rootfs/etc/systemd/system/hadir.service.d/qemu-user.conf"
 
 step "boot the container (systemd under qemu)"
+if pgrep -f "systemd-nspawn -D $rootfs" >/dev/null; then fail "a container on $rootfs is already running"; fi
 # Own network namespace: the container's 127.0.0.1:8080 cannot clash with the host's.
 systemd-nspawn -D "$rootfs" -b --register=no --keep-unit --console=pipe --private-network \
   --machine=hadir-arm64 >"$work/boot.log" 2>&1 &
 nspawn=$!
 leader=""
 for _ in $(seq 1 120); do
-  leader=$(ps --ppid "$nspawn" -o pid= | tr -d ' ' | head -n 1 || true)
+  # The container's init: nspawn's child running systemd (through the qemu binfmt handler).
+  leader=$(ps --ppid "$nspawn" -o pid=,args= | awk '/lib\/systemd\/systemd/ { print $1; exit }' || true)
   [ -n "$leader" ] && break
   sleep 0.5
 done
@@ -174,7 +184,7 @@ in_ct systemd-analyze security --no-pager hadir.service | tail -n 1
 
 step "SIGKILL by the watchdog when pings stop (SIGSTOP the daemon)"
 main_pid=$(show MainPID)
-in_ct kill -STOP "$main_pid"
+in_ct sh -c "kill -STOP $main_pid" # minbase has no kill(1): the shell builtin
 for _ in $(seq 1 90); do
   [ "$(show NRestarts)" != 0 ] && break
   sleep 1

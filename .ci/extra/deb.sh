@@ -95,10 +95,13 @@ hadir check-config /etc/hadir/hadir.toml
 runuser -u hadir -- hadir check-config /etc/hadir/hadir.toml >/dev/null || fail "user hadir cannot read the config"
 
 step "run the installed binary as user hadir"
-# The packaged config, with only admin.listen moved to a free port (8080 may be taken here).
+# The packaged config with only its listeners moved: admin.listen to a free port, any other
+# `*listen` key (tablet broker, …) to an ephemeral one, as 8080/1883 may be taken here.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 install -d -m 0750 -g hadir "$work/etc"
-sed "s/^listen = .*/listen = \"127.0.0.1:$port\"/" /etc/hadir/hadir.toml >"$work/etc/hadir.toml"
+sed -e 's/^\([a-z_]*listen\) = ".*"/\1 = "127.0.0.1:0"/' \
+  -e "/^\[admin\]/,/^\[/ s/^listen = .*/listen = \"127.0.0.1:$port\"/" \
+  /etc/hadir/hadir.toml >"$work/etc/hadir.toml"
 chgrp hadir "$work/etc/hadir.toml"
 chmod 0640 "$work/etc/hadir.toml"
 chmod 0711 "$work"

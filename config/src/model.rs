@@ -24,6 +24,46 @@ pub struct Config {
     pub upstream: Upstream,
     /// Local verification policy for tablet and phone check-ins.
     pub verification: Verification,
+    /// The embedded MQTT broker that tablets and phones connect to.
+    pub tablets: Tablets,
+}
+
+/// The embedded MQTT broker for check-in tablets and phones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Tablets {
+    /// Run the broker (default true).
+    pub enabled: bool,
+    /// Plain MQTT (v3.1.1) listener.
+    pub listen: SocketAddr,
+    /// MQTT over WebSocket listener for browser-based tablet apps (none = off).
+    pub ws_listen: Option<SocketAddr>,
+    /// MQTT over TLS listener (needs `tls_cert_file` and `tls_key_file`).
+    pub tls_listen: Option<SocketAddr>,
+    /// Server certificate chain (PEM) for the TLS listener.
+    pub tls_cert_file: Option<PathBuf>,
+    /// Server private key (PEM) for the TLS listener.
+    pub tls_key_file: Option<PathBuf>,
+    /// Most tablets connected at once.
+    pub max_connections: usize,
+    /// Check-ins waiting to be verified and stored; beyond this the broker's log absorbs
+    /// bursts and tablets retry until they get a reply.
+    pub queue: usize,
+}
+
+impl Default for Tablets {
+    fn default() -> Self {
+        Tablets {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            ws_listen: None,
+            tls_listen: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            max_connections: 500,
+            queue: 256,
+        }
+    }
 }
 
 /// The office (OPD/SKPD, UPT, kecamatan, puskesmas) the gateway belongs to.
@@ -91,6 +131,8 @@ pub struct Storage {
     pub min_free_mb: u64,
     /// Keep records already acknowledged upstream this many days for local reports.
     pub retention_days: u32,
+    /// Keep selfies of rejected and needs-review check-ins this many days (accepted: none).
+    pub photo_retention_days: u32,
 }
 
 impl Default for Storage {
@@ -100,6 +142,7 @@ impl Default for Storage {
             max_db_mb: 0,
             min_free_mb: 256,
             retention_days: 400,
+            photo_retention_days: 30,
         }
     }
 }
@@ -272,6 +315,14 @@ pub struct Verification {
     pub repeat_window_min: u32,
     /// Length of one rotating office QR step, seconds.
     pub qr_step_s: u32,
+    /// The office LAN(s) as CIDRs (`192.168.10.0/24`, `fd00:10::/64`). A regular check-in from a
+    /// client address outside them is sent to review. Empty = the check is skipped.
+    pub office_networks: Vec<String>,
+    /// Two selfies whose perceptual hashes differ in at most this many bits (of 64) are treated
+    /// as the same picture sent again.
+    pub photo_near_duplicate_bits: u32,
+    /// Largest accepted selfie, in KiB.
+    pub photo_max_kb: u32,
 }
 
 impl Default for Verification {
@@ -283,6 +334,9 @@ impl Default for Verification {
             max_clock_skew_s: 300,
             repeat_window_min: 10,
             qr_step_s: 30,
+            office_networks: Vec::new(),
+            photo_near_duplicate_bits: 6,
+            photo_max_kb: 512,
         }
     }
 }

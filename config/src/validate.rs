@@ -18,6 +18,7 @@ const SECTIONS: &[&str] = &[
     "devices",
     "upstream",
     "verification",
+    "tablets",
 ];
 
 fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
@@ -50,6 +51,9 @@ pub(crate) fn deserialize_sections(text: &str) -> (Config, Vec<Problem>) {
             }
             "admin" => {
                 section(&key, value, &mut problems, &mut config.admin);
+            }
+            "tablets" => {
+                section(&key, value, &mut problems, &mut config.tablets);
             }
             "upstream" => {
                 section(&key, value, &mut problems, &mut config.upstream);
@@ -365,6 +369,32 @@ pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
         }
     }
 
+    let t = &c.tablets;
+    if t.tls_listen.is_some() && (t.tls_cert_file.is_none() || t.tls_key_file.is_none()) {
+        p.push(problem(
+            "tablets.tls_listen",
+            "needs tablets.tls_cert_file and tablets.tls_key_file",
+        ));
+    }
+    for (key, file) in [
+        ("tablets.tls_cert_file", &t.tls_cert_file),
+        ("tablets.tls_key_file", &t.tls_key_file),
+    ] {
+        if let Some(f) = file {
+            if let Err(e) = std::fs::metadata(f) {
+                p.push(problem(key, format!("cannot read {}: {e}", f.display())));
+            }
+        }
+    }
+    if !(1..=100_000).contains(&t.max_connections) {
+        p.push(problem(
+            "tablets.max_connections",
+            "must be between 1 and 100000",
+        ));
+    }
+    if !(1..=100_000).contains(&t.queue) {
+        p.push(problem("tablets.queue", "must be between 1 and 100000"));
+    }
     let v = &c.verification;
     if !(v.min_accuracy_m >= 0.0 && v.min_accuracy_m < v.max_accuracy_m) {
         p.push(problem(
@@ -384,7 +414,45 @@ pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
             "must be between 10 and 600 seconds",
         ));
     }
+    for (i, net) in v.office_networks.iter().enumerate() {
+        if let Err(why) = check_cidr(net) {
+            p.push(problem(
+                format!("verification.office_networks[{i}]"),
+                format!(
+                    "{net:?} is not a network: {why} (write it as 192.168.10.0/24 or fd00::/64)"
+                ),
+            ));
+        }
+    }
+    if v.photo_near_duplicate_bits > 32 {
+        p.push(problem(
+            "verification.photo_near_duplicate_bits",
+            "must be between 0 and 32 (of 64 bits; more would match unrelated photos)",
+        ));
+    }
+    if !(16..=10_240).contains(&v.photo_max_kb) {
+        p.push(problem(
+            "verification.photo_max_kb",
+            "must be between 16 and 10240 KiB",
+        ));
+    }
     p
+}
+
+/// Checks `address/prefix` syntax (IPv4 prefix 0–32, IPv6 0–128). The daemon's matcher
+/// (`hadir::verify::net::Cidr`) accepts exactly what passes here.
+fn check_cidr(s: &str) -> Result<(), &'static str> {
+    let (addr, prefix) = s.trim().split_once('/').ok_or("missing /prefix")?;
+    let addr: std::net::IpAddr = addr.parse().map_err(|_| "bad address")?;
+    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) || prefix.len() > 3 {
+        return Err("bad prefix length");
+    }
+    let prefix: u8 = prefix.parse().map_err(|_| "bad prefix length")?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix > max {
+        return Err("prefix length too long for the address");
+    }
+    Ok(())
 }
 
 fn check_secret(

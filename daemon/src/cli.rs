@@ -61,8 +61,35 @@ enum Command {
         #[command(subcommand)]
         command: crate::zk_cli::ZkCommand,
     },
+    /// Register, list or revoke check-in tablets.
+    Tablet {
+        /// Configuration file (TOML). Also read from $HADIR_CONFIG.
+        #[arg(long, short, env = "HADIR_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: TabletCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum TabletCommand {
+    /// Register a tablet; prints its credentials and a provisioning QR code once.
+    Add {
+        /// A name for the tablet ("Tablet pintu depan"); its id is derived from it.
+        name: String,
+        /// Print the provisioning data as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List registered tablets.
+    List,
+    /// Revoke a tablet (it can no longer log in or submit).
+    Revoke {
+        /// Tablet id.
+        id: String,
+    },
 }
 
 /// Loads the given config, or the embedded default when none is given.
@@ -86,6 +113,22 @@ pub fn main() -> ExitCode {
         }
         Command::Doctor { config } => crate::doctor::main(config),
         Command::Zk { command } => run_async(crate::zk_cli::run(command)),
+        Command::Tablet { config, command } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            use crate::tablets::provision;
+            run_async(async move {
+                match command {
+                    TabletCommand::Add { name, json } => {
+                        provision::add(&config, &name, json).await.map(drop)
+                    }
+                    TabletCommand::List => provision::list(&config).await,
+                    TabletCommand::Revoke { id } => provision::revoke(&config, &id).await,
+                }
+            })
+        }
         Command::Identity { config } => {
             let config = match load_config(config.as_deref()) {
                 Ok(c) => c,

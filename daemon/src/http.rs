@@ -3,6 +3,8 @@
 mod error;
 mod metrics;
 mod punches;
+mod qr;
+mod roster;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,6 +38,16 @@ pub struct AdminState {
     pub schema_version: i64,
     /// Forwarding status.
     pub forward: crate::forward::SharedStatus,
+    /// Token for the QR display page.
+    pub display_token: Arc<SecretString>,
+    /// Office QR secret.
+    pub qr_secret: Arc<Vec<u8>>,
+    /// Office QR step, seconds.
+    pub qr_step_s: u32,
+    /// Office name and zone for display pages.
+    pub office_name: Arc<str>,
+    /// IANA zone of the office.
+    pub office_tz: Arc<str>,
 }
 
 /// Builds the router.
@@ -44,6 +56,13 @@ pub fn router(state: AdminState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics::render))
         .route("/api/v1/punches", post(punches::create))
+        .route(
+            "/api/v1/employees/{nip}",
+            axum::routing::put(roster::put_employee),
+        )
+        .route("/api/v1/travel-orders", post(roster::post_travel_order))
+        .route("/api/v1/qr", get(qr::json))
+        .route("/qr", get(qr::page))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

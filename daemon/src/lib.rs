@@ -12,4 +12,6 @@ pub mod logging;
 pub mod record;
 pub mod runtime;
 pub mod store;
+pub mod tablets;
+pub mod verify;
 pub mod zk_cli;

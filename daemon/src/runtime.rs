@@ -53,6 +53,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }));
 
     let (api_token, token_path) = api_token(&config, &data_dir)?;
+    let display_token = read_or_create_secret(&data_dir.join("display-token"), random_token)?;
+    let qr_secret = Arc::new(
+        hex::decode(read_or_create_secret(
+            &data_dir.join("qr-secret"),
+            random_token,
+        )?)
+        .context("data_dir/qr-secret is not hex")?,
+    );
+    let config = Arc::new(config);
+    let tablet_listeners = if config.tablets.enabled {
+        crate::tablets::start(
+            config.clone(),
+            store.clone(),
+            qr_secret.clone(),
+            shutdown_rx.clone(),
+        )
+        .await
+        .context("starting the tablet broker")?
+        .listeners
+    } else {
+        Vec::new()
+    };
     let admin_listener = tokio::net::TcpListener::bind(config.admin.listen)
         .await
         .with_context(|| format!("binding the admin HTTP server to {}", config.admin.listen))?;
@@ -65,6 +87,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         started,
         schema_version: report.schema_version,
         forward: forward_status.clone(),
+        display_token: Arc::new(SecretString::new(display_token.clone())),
+        qr_secret,
+        qr_step_s: config.verification.qr_step_s,
+        office_name: config.office.name.as_str().into(),
+        office_tz: config.office.timezone.as_str().into(),
     };
     let app = http::router(state);
 
@@ -81,6 +108,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     writeln!(
         out,
         "hadir: admin http://{admin_addr}/ (health: http://{admin_addr}/health)"
+    )?;
+    for (kind, addr) in &tablet_listeners {
+        writeln!(out, "hadir: tablets {kind}://{addr}")?;
+    }
+    writeln!(
+        out,
+        "hadir: office QR display http://{admin_addr}/qr?token={display_token}"
     )?;
     if let Some(p) = &token_path {
         writeln!(out, "hadir: API token in {}", p.display())?;
@@ -164,6 +198,14 @@ async fn run_retention(store: Store, days: u32, mut shutdown: tokio::sync::watch
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        match store.expire_photos().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                "retention: deleted selfies past their retention"
+            ),
+            Err(e) => tracing::warn!(error = %e, "photo retention pass failed"),
+        }
         let cutoff =
             jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * i64::from(days));
         loop {
@@ -177,6 +219,12 @@ async fn run_retention(store: Store, days: u32, mut shutdown: tokio::sync::watch
             }
         }
     }
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 24] = rand::thread_rng().gen();
+    hex::encode(bytes)
 }
 
 /// Creates `dir` (and parents) readable by the service user and group only.

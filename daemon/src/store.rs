@@ -6,6 +6,7 @@
 //! becomes durable, and only after it may a device or tablet be acknowledged. The job queue is
 //! bounded; a full queue makes callers wait (back-pressure), never drops work.
 
+mod checkins;
 mod devices;
 mod open;
 mod outbox;
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+pub use checkins::{CheckinHistory, CheckinRecord, Employee, TabletRow, TravelOrderRow};
 pub use devices::DeviceStatus;
 pub use open::OpenReport;
 pub use outbox::OutboxRow;
@@ -340,6 +342,94 @@ impl Store {
     /// Whether all these records were acknowledged upstream.
     pub async fn all_forwarded(&self, record_ids: Vec<String>) -> Result<bool, StoreError> {
         self.read(move |c| devices::all_forwarded(c, &record_ids))
+            .await
+    }
+
+    /// Registered tablets (including revoked ones).
+    pub async fn tablets(&self) -> Result<Vec<TabletRow>, StoreError> {
+        self.read(checkins::tablets).await
+    }
+
+    /// Registers a tablet.
+    pub async fn add_tablet(&self, t: TabletRow) -> Result<(), StoreError> {
+        self.write(move |tx| checkins::insert_tablet(tx, &t)).await
+    }
+
+    /// Revokes a tablet; false when it did not exist or was already revoked.
+    pub async fn revoke_tablet(&self, id: String) -> Result<bool, StoreError> {
+        self.write(move |tx| checkins::revoke_tablet(tx, &id)).await
+    }
+
+    /// Adds or updates an employee on the roster.
+    pub async fn upsert_employee(&self, e: Employee) -> Result<(), StoreError> {
+        self.write(move |tx| checkins::upsert_employee(tx, &e))
+            .await
+    }
+
+    /// Records an official travel order for an employee.
+    pub async fn add_travel_order(
+        &self,
+        nip: String,
+        order: TravelOrderRow,
+        by: String,
+    ) -> Result<i64, StoreError> {
+        self.write(move |tx| checkins::insert_travel_order(tx, &nip, &order, &by))
+            .await
+    }
+
+    /// The history the check-in rules need.
+    pub async fn checkin_history(
+        &self,
+        nip: String,
+        mode: String,
+        day: String,
+        coords: Option<(f64, f64)>,
+        photo_sha256: String,
+        repeat_since_utc: String,
+    ) -> Result<CheckinHistory, StoreError> {
+        self.read(move |c| {
+            checkins::history(
+                c,
+                &nip,
+                &mode,
+                &day,
+                coords,
+                &photo_sha256,
+                &repeat_since_utc,
+            )
+        })
+        .await
+    }
+
+    /// The reply stored for an earlier delivery of the same check-in, if any.
+    pub async fn earlier_reply(
+        &self,
+        tablet: String,
+        nonce: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(move |c| checkins::earlier_reply(c, &tablet, &nonce))
+            .await
+    }
+
+    /// Stores a verified check-in; false when it was already stored. Resolves after the commit.
+    pub async fn store_checkin(&self, c: CheckinRecord) -> Result<bool, StoreError> {
+        let result = self
+            .write_intake(move |tx| checkins::insert_checkin(tx, &c))
+            .await;
+        if matches!(result, Ok(true)) {
+            self.appended.notify_one();
+        }
+        result
+    }
+
+    /// Recent photo perceptual hashes, newest last.
+    pub async fn recent_dhashes(&self, limit: usize) -> Result<Vec<u64>, StoreError> {
+        self.read(move |c| checkins::recent_dhashes(c, limit)).await
+    }
+
+    /// Deletes retained selfies past their retention.
+    pub async fn expire_photos(&self) -> Result<usize, StoreError> {
+        self.write(|tx| checkins::expire_photos(tx, &jiff::Timestamp::now().to_string()))
             .await
     }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod peers;
+pub mod tablet;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -62,8 +63,14 @@ min_free_mb = 1
 listen = "127.0.0.1:0"
 api_token = "{TOKEN}"
 {extra}
+{tablets}
 "#,
-        data = dir.join("data").display()
+        data = dir.join("data").display(),
+        tablets = if extra.contains("[tablets]") {
+            ""
+        } else {
+            "[tablets]\nenabled = false\n"
+        },
     )
 }
 

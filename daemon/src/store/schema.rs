@@ -103,6 +103,71 @@ const MIGRATIONS: &[&str] = &[
         updated_utc   TEXT NOT NULL
     );
     "#,
+    // 3: tablets, roster, travel orders, check-ins with their evidence, retained photos.
+    r#"
+    -- Registered tablets. Only the SHA-256 of the (random, high-entropy) MQTT password and the
+    -- tablet's X25519 public key are kept; nothing here lets anyone act as a tablet.
+    CREATE TABLE tablets (
+        id              TEXT PRIMARY KEY,
+        name            TEXT NOT NULL,
+        password_sha256 TEXT NOT NULL,
+        public_key      TEXT NOT NULL,
+        created_utc     TEXT NOT NULL,
+        revoked_utc     TEXT,
+        last_seen_utc   TEXT
+    );
+    CREATE TABLE employees (
+        nip            TEXT PRIMARY KEY,
+        name           TEXT NOT NULL,
+        unit           TEXT NOT NULL DEFAULT '',
+        position       TEXT NOT NULL DEFAULT '',
+        schedule_group TEXT NOT NULL DEFAULT '',
+        home_lat       REAL,
+        home_lon       REAL,
+        active         INTEGER NOT NULL DEFAULT 1,
+        updated_utc    TEXT NOT NULL
+    );
+    -- Official travel (dinas luar) with its order (SPT), entered by an operator.
+    CREATE TABLE travel_orders (
+        id          INTEGER PRIMARY KEY,
+        nip         TEXT NOT NULL,
+        spt_number  TEXT NOT NULL,
+        date_from   TEXT NOT NULL,
+        date_to     TEXT NOT NULL,
+        created_utc TEXT NOT NULL,
+        created_by  TEXT NOT NULL
+    );
+    CREATE INDEX travel_orders_by_nip ON travel_orders (nip, date_from);
+    -- One row per tablet check-in: the evidence behind the verdict, and the reply that was sent.
+    CREATE TABLE checkins (
+        record_id       TEXT PRIMARY KEY,
+        tablet          TEXT NOT NULL,
+        nonce           TEXT NOT NULL,
+        nip             TEXT NOT NULL,
+        mode            TEXT NOT NULL,
+        client_time_utc TEXT NOT NULL,
+        received_utc    TEXT NOT NULL,
+        local_day       TEXT NOT NULL,
+        lat             REAL,
+        lon             REAL,
+        accuracy_m      REAL,
+        photo_sha256    TEXT NOT NULL,
+        photo_dhash     INTEGER NOT NULL,
+        verdict         TEXT NOT NULL,
+        findings        TEXT NOT NULL,
+        reply           TEXT NOT NULL,
+        counted         INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (tablet, nonce)
+    );
+    CREATE INDEX checkins_by_nip ON checkins (nip, received_utc);
+    CREATE INDEX checkins_by_photo ON checkins (photo_sha256);
+    -- Selfies kept only for review (rejected / needs review) until keep_until_utc (UU PDP).
+    CREATE TABLE checkin_photos (
+        record_id      TEXT PRIMARY KEY,
+        jpeg           BLOB NOT NULL,
+        keep_until_utc TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

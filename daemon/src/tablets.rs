@@ -1,0 +1,81 @@
+//! Camera tablets and phones: the embedded MQTT broker, the sealed check-in protocol, the intake
+//! pipeline and provisioning (`hadir tablet add`).
+
+pub mod broker;
+pub mod envelope;
+pub mod intake;
+pub mod payload;
+pub mod provision;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hadir_config::Config;
+use tokio::sync::watch;
+
+use crate::store::Store;
+use broker::AuthCache;
+use intake::{Intake, TabletKeys};
+
+/// How often the tablet list is re-read (new registrations, revocations).
+const RELOAD_EVERY: Duration = Duration::from_secs(3);
+
+/// A running tablet service.
+pub struct TabletService {
+    /// Bound listeners (kind, address).
+    pub listeners: Vec<(String, SocketAddr)>,
+}
+
+/// Starts the broker and the check-in pipeline.
+pub async fn start(
+    config: Arc<Config>,
+    store: Store,
+    qr_secret: Arc<Vec<u8>>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<TabletService> {
+    let data_dir = config.storage.data_dir.clone();
+    let gateway_secret = envelope::load_gateway_secret(&data_dir)?;
+    let auth = AuthCache::default();
+    let keys = TabletKeys::default();
+    let tablets = store.tablets().await?;
+    auth.load(&tablets);
+    keys.load(&gateway_secret, &tablets);
+    let cfg = config.tablets.clone();
+    let auth_for_broker = auth.clone();
+    let max_packet = broker::max_packet_bytes(config.verification.photo_max_kb);
+    let (link_tx, link_rx, listeners) =
+        tokio::task::spawn_blocking(move || broker::start(&cfg, max_packet, &auth_for_broker))
+            .await??;
+    let dhashes = store.recent_dhashes(50_000).await?;
+    let tz = jiff::tz::TimeZone::get(&config.office.timezone)?;
+    let intake = Arc::new(Intake {
+        store: store.clone(),
+        config: config.clone(),
+        tz,
+        keys: keys.clone(),
+        qr_secret,
+        dhashes: Mutex::new(VecDeque::from(dhashes)),
+        link_tx: Mutex::new(link_tx),
+    });
+    let concurrency = 8.min(config.tablets.queue);
+    tokio::spawn(intake.run(link_rx, concurrency));
+    // Keep the auth cache and keys in step with `hadir tablet add/revoke` (another process).
+    let mut shutdown = shutdown;
+    tokio::spawn(async move {
+        loop {
+            if crate::devices::sleep_or_shutdown(RELOAD_EVERY, &mut shutdown).await {
+                return;
+            }
+            match store.tablets().await {
+                Ok(t) => {
+                    auth.load(&t);
+                    keys.load(&gateway_secret, &t);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot reload tablets"),
+            }
+        }
+    });
+    Ok(TabletService { listeners })
+}

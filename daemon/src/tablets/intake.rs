@@ -1,0 +1,563 @@
+//! The check-in pipeline: broker link → open envelope → parse → inspect photo → gather history →
+//! verify → store (durable) → reply. A reply is published only after the check-in is committed,
+//! so a reply with a receipt means the record survives a crash. A tablet that gets no reply
+//! re-sends the same envelope (same nonce); the gateway then answers with the stored reply.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+
+use hadir_config::Config;
+use jiff::tz::TimeZone;
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::Notification;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use x25519_dalek::StaticSecret;
+
+use super::envelope::{self, TabletKey};
+use super::payload;
+use crate::store::{CheckinRecord, Store, StoreError, TabletRow};
+use crate::verify::{
+    self, photo, CheckIn, Context, FaceOutcome, Location, Mode, PhotoSeen, PreviousFix, TravelOrder,
+};
+
+/// Photo hashes remembered for near-duplicate detection.
+const DHASH_WINDOW: usize = 50_000;
+/// Radius around a registered home that counts as "at home", metres.
+const HOME_RADIUS_M: f64 = 150.0;
+
+/// Keys of the registered, unrevoked tablets.
+#[derive(Clone, Default)]
+pub struct TabletKeys(Arc<RwLock<HashMap<String, TabletKey>>>);
+
+impl TabletKeys {
+    /// Derives the key of every unrevoked tablet.
+    pub fn load(&self, gateway: &StaticSecret, tablets: &[TabletRow]) {
+        let map = tablets
+            .iter()
+            .filter(|t| t.revoked_utc.is_none())
+            .filter_map(|t| {
+                let public = envelope::parse_public(&t.public_key)?;
+                Some((t.id.clone(), TabletKey::derive(gateway, &public, &t.id)))
+            })
+            .collect();
+        if let Ok(mut m) = self.0.write() {
+            *m = map;
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<TabletKey> {
+        self.0.read().ok()?.get(id).cloned()
+    }
+}
+
+/// One reason in a reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplyReason {
+    /// Stable reason code.
+    pub code: String,
+    /// `info`, `review` or `reject`.
+    pub severity: String,
+    /// Bahasa Indonesia.
+    pub id: String,
+    /// English.
+    pub en: String,
+}
+
+/// What the tablet is told.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reply {
+    /// Protocol version.
+    pub v: u32,
+    /// The nonce of the check-in answered (absent when it could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// `accepted`, `needs-review`, `rejected`, or `error` (nothing stored).
+    pub verdict: String,
+    /// The stored record's id; present only when the check-in was stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    /// Whether it counts towards today's attendance (false for a repeat within the window).
+    pub counted: bool,
+    /// One-line summary, Bahasa Indonesia.
+    pub message_id: String,
+    /// One-line summary, English.
+    pub message_en: String,
+    /// The reasons behind the verdict.
+    pub reasons: Vec<ReplyReason>,
+    /// Gateway clock (UTC).
+    pub server_time: String,
+}
+
+impl Reply {
+    fn error(nonce: Option<String>, code: &str, id: String, en: String) -> Reply {
+        Reply {
+            v: 1,
+            nonce,
+            verdict: "error".into(),
+            receipt: None,
+            counted: false,
+            message_id: id.clone(),
+            message_en: en.clone(),
+            reasons: vec![ReplyReason {
+                code: code.into(),
+                severity: "reject".into(),
+                id,
+                en,
+            }],
+            server_time: jiff::Timestamp::now().to_string(),
+        }
+    }
+}
+
+/// The pipeline's shared state.
+pub struct Intake {
+    pub(crate) store: Store,
+    pub(crate) config: Arc<Config>,
+    pub(crate) tz: TimeZone,
+    pub(crate) keys: TabletKeys,
+    pub(crate) qr_secret: Arc<Vec<u8>>,
+    pub(crate) dhashes: Mutex<VecDeque<u64>>,
+    pub(crate) link_tx: Mutex<LinkTx>,
+}
+
+impl Intake {
+    /// Reads check-ins from the broker link and handles up to `concurrency` at a time.
+    pub async fn run(self: Arc<Self>, mut link_rx: LinkRx, concurrency: usize) {
+        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+        loop {
+            let notification = match link_rx.next().await {
+                Ok(Some(n)) => n,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "lost the link to the tablet broker; check-ins stop");
+                    return;
+                }
+            };
+            let Notification::Forward(forward) = notification else {
+                continue;
+            };
+            let topic = String::from_utf8_lossy(&forward.publish.topic).to_string();
+            let payload = forward.publish.payload;
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let me = self.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                if let Some((tablet, reply)) = me.handle(&topic, &payload).await {
+                    me.publish_reply(&tablet, reply);
+                }
+            });
+        }
+    }
+
+    fn publish_reply(&self, tablet: &str, body: Vec<u8>) {
+        let topic = envelope::reply_topic(tablet);
+        match self.link_tx.lock() {
+            Ok(mut tx) => {
+                if let Err(e) = tx.publish(topic, body) {
+                    tracing::warn!(tablet, error = %e, "cannot publish reply; the tablet will retry and get the stored reply");
+                }
+            }
+            Err(_) => tracing::error!("reply link poisoned"),
+        }
+    }
+
+    /// Handles one message; returns the tablet and the reply bytes to publish.
+    pub async fn handle(&self, topic: &str, payload: &[u8]) -> Option<(String, Vec<u8>)> {
+        let parts: Vec<&str> = topic.split('/').collect();
+        let tablet = match parts.as_slice() {
+            ["hadir", "tablet", id, "checkin"] if !id.is_empty() => id.to_string(),
+            _ => return None,
+        };
+        let plain = |r: Reply| serde_json::to_vec(&r).ok();
+        let Some(key) = self.keys.get(&tablet) else {
+            tracing::warn!(tablet, "check-in from an unknown or revoked tablet");
+            let r = Reply::error(
+                None,
+                "input.unknown-tablet",
+                "Tablet tidak terdaftar atau dicabut".into(),
+                "Tablet is not registered or was revoked".into(),
+            );
+            return plain(r).map(|b| (tablet, b));
+        };
+        let reply_topic = envelope::reply_topic(&tablet);
+        let sealed = |r: &Reply| {
+            serde_json::to_vec(r)
+                .map(|b| key.seal(&reply_topic, &b))
+                .ok()
+        };
+        let opened = match key.open(topic, payload) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(tablet, error = %e, "check-in envelope refused");
+                let r = Reply::error(
+                    None,
+                    "input.envelope",
+                    format!("Pesan ditolak: {e}"),
+                    format!("Message refused: {e}"),
+                );
+                return plain(r).map(|b| (tablet, b));
+            }
+        };
+        let photo_max = self.config.verification.photo_max_kb as usize * 1024;
+        let checkin = match payload::parse(&opened, photo_max) {
+            Ok(c) => c,
+            Err(e) => {
+                let r = Reply::error(
+                    None,
+                    "input.payload",
+                    format!("Data check-in tidak valid: {e}"),
+                    format!("Invalid check-in: {e}"),
+                );
+                return sealed(&r).map(|b| (tablet, b));
+            }
+        };
+        let nonce = checkin.fields.nonce.clone();
+        if checkin.fields.tablet != tablet {
+            let r = Reply::error(
+                Some(nonce),
+                "input.tablet-mismatch",
+                "ID tablet tidak sesuai topik".into(),
+                "Tablet id does not match the topic".into(),
+            );
+            return sealed(&r).map(|b| (tablet, b));
+        }
+        match self.process(&tablet, checkin).await {
+            Ok(reply) => sealed(&reply).map(|b| (tablet, b)),
+            Err(r) => sealed(&r).map(|b| (tablet, b)),
+        }
+    }
+
+    async fn process(&self, tablet: &str, c: payload::Checkin) -> Result<Reply, Reply> {
+        let nonce = c.fields.nonce.clone();
+        let store_err = |e: StoreError| {
+            let (code, id, en) = match &e {
+                StoreError::Full(_) => (
+                    "storage.full",
+                    "Penyimpanan gateway penuh; coba lagi nanti",
+                    "Gateway storage is full; try again later",
+                ),
+                _ => (
+                    "storage.error",
+                    "Gateway sedang bermasalah; coba lagi",
+                    "Gateway error; try again",
+                ),
+            };
+            tracing::warn!(error = %e, "check-in not stored");
+            Reply::error(Some(nonce.clone()), code, id.into(), en.into())
+        };
+        // A retry of a check-in already stored: answer with the stored reply.
+        if let Some(earlier) = self
+            .store
+            .earlier_reply(tablet.to_string(), nonce.clone())
+            .await
+            .map_err(store_err)?
+        {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&earlier) {
+                let mut r: Reply = reply_from_json(&v);
+                r.server_time = jiff::Timestamp::now().to_string();
+                return Ok(r);
+            }
+        }
+        let jpeg = c.photo.clone();
+        let info =
+            match tokio::task::spawn_blocking(move || photo::inspect(&jpeg, usize::MAX)).await {
+                Ok(Ok(info)) => info,
+                Ok(Err(e)) => {
+                    return Err(Reply::error(
+                        Some(nonce),
+                        "photo.invalid",
+                        format!("Foto tidak valid: {}", e.message_id()),
+                        format!("Invalid photo: {e}"),
+                    ));
+                }
+                Err(_) => {
+                    return Err(Reply::error(
+                        Some(nonce),
+                        "photo.invalid",
+                        "Foto tidak dapat dibaca".into(),
+                        "Photo could not be read".into(),
+                    ))
+                }
+            };
+        let received = jiff::Timestamp::now();
+        let received_local = received.to_zoned(self.tz.clone()).datetime();
+        let day = received_local.date().to_string();
+        let mode = match c.fields.mode.as_str() {
+            "wfh" => Mode::Wfh,
+            "dinas-luar" => Mode::DinasLuar,
+            _ => Mode::Regular,
+        };
+        let coords = c.fields.location.as_ref().map(|l| (l.lat, l.lon));
+        let policy = &self.config.verification;
+        let repeat_since =
+            received - jiff::SignedDuration::from_mins(i64::from(policy.repeat_window_min));
+        let history = self
+            .store
+            .checkin_history(
+                c.fields.nip.clone(),
+                mode.as_str().to_string(),
+                day.clone(),
+                coords,
+                info.sha256.clone(),
+                repeat_since.to_string(),
+            )
+            .await
+            .map_err(store_err)?;
+        let photo_seen = if history.photo_seen {
+            PhotoSeen::ExactDuplicate
+        } else {
+            let nearest = self
+                .dhashes
+                .lock()
+                .ok()
+                .and_then(|d| d.iter().map(|h| photo::distance(*h, info.dhash)).min());
+            match nearest {
+                Some(d) if d <= policy.photo_near_duplicate_bits => {
+                    PhotoSeen::NearDuplicate { distance: d }
+                }
+                _ => PhotoSeen::None,
+            }
+        };
+        let travel_orders: Vec<TravelOrder> = history
+            .travel_orders
+            .iter()
+            .filter_map(|t| {
+                Some(TravelOrder {
+                    spt_number: t.spt_number.clone(),
+                    from: t.date_from.parse().ok()?,
+                    to: t.date_to.parse().ok()?,
+                })
+            })
+            .collect();
+        let check = CheckIn {
+            tablet: tablet.to_string(),
+            nip: c.fields.nip.clone(),
+            mode,
+            client_time: c.client_time,
+            received,
+            location: c.fields.location.as_ref().map(|l| Location {
+                lat: l.lat,
+                lon: l.lon,
+                accuracy_m: l.accuracy_m,
+                provider: l.provider.clone(),
+                mock: l.mock,
+                speed_mps: l.speed_mps,
+                altitude_m: l.altitude_m,
+                fix_time: c.fix_time,
+            }),
+            bssid: c.fields.bssid.clone(),
+            qr: c.fields.qr.clone(),
+            photo_sha256: info.sha256.clone(),
+            photo_dhash: info.dhash,
+            client_ip: None,
+        };
+        let ctx = Context {
+            policy,
+            sites: &self.config.office.sites,
+            office_tz: &self.tz,
+            home: history
+                .employee
+                .as_ref()
+                .and_then(|e| Some((e.home_lat?, e.home_lon?))),
+            home_radius_m: HOME_RADIUS_M,
+            travel_orders: &travel_orders,
+            previous_fix: history.previous_fix.as_ref().and_then(|(lat, lon, at)| {
+                Some(PreviousFix {
+                    lat: *lat,
+                    lon: *lon,
+                    at: at.parse().ok()?,
+                })
+            }),
+            coords_seen_other_day: history.coords_seen_other_day,
+            photo_seen,
+            qr_secret: &self.qr_secret,
+            employee_known: history.employee.is_some(),
+            face: FaceOutcome::NotPerformed,
+        };
+        let outcome = verify::verify(&check, &ctx);
+        let counted = outcome.verdict != verify::Verdict::Rejected && !history.recent_counted;
+        let record_id = checkin_record_id(self.store.office(), tablet, &nonce);
+        let mut reasons: Vec<ReplyReason> = outcome
+            .reasons()
+            .map(|f| ReplyReason {
+                code: f.code.to_string(),
+                severity: format!("{:?}", f.severity).to_lowercase(),
+                id: f.id.clone(),
+                en: f.en.clone(),
+            })
+            .collect();
+        if history.recent_counted && outcome.verdict != verify::Verdict::Rejected {
+            reasons.push(ReplyReason {
+                code: "repeat.within-window".into(),
+                severity: "info".into(),
+                id: format!(
+                    "Sudah tercatat dalam {} menit terakhir; tidak dihitung dua kali",
+                    policy.repeat_window_min
+                ),
+                en: format!(
+                    "Already recorded in the last {} minutes; not counted twice",
+                    policy.repeat_window_min
+                ),
+            });
+        }
+        let (message_id, message_en) = match outcome.verdict {
+            verify::Verdict::Accepted => (
+                "Presensi diterima".to_string(),
+                "Check-in accepted".to_string(),
+            ),
+            verify::Verdict::NeedsReview => (
+                "Presensi tercatat, menunggu pemeriksaan operator".to_string(),
+                "Check-in recorded, waiting for operator review".to_string(),
+            ),
+            verify::Verdict::Rejected => (
+                "Presensi ditolak".to_string(),
+                "Check-in rejected".to_string(),
+            ),
+        };
+        let reply = Reply {
+            v: 1,
+            nonce: Some(nonce.clone()),
+            verdict: outcome.verdict.as_str().to_string(),
+            receipt: Some(record_id.clone()),
+            counted,
+            message_id,
+            message_en,
+            reasons,
+            server_time: received.to_string(),
+        };
+        let findings = serde_json::to_string(&outcome.findings).unwrap_or_else(|_| "[]".into());
+        let reply_json = serde_json::to_string(&reply).unwrap_or_default();
+        let mut raw_fields = serde_json::to_value(RawView::from(&c.fields)).unwrap_or_default();
+        raw_fields["photo_sha256"] = serde_json::Value::String(info.sha256.clone());
+        let body = serde_json::json!({
+            "type": "checkin",
+            "record_id": record_id,
+            "office": self.store.office(),
+            "tablet": tablet,
+            "employee": check.nip,
+            "mode": mode.as_str(),
+            "occurred_utc": received.to_string(),
+            "occurred_local": received_local.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+            "client_time": c.fields.client_time,
+            "location": c.fields.location.as_ref().map(|l| serde_json::json!({"lat": l.lat, "lon": l.lon, "accuracy_m": l.accuracy_m, "mock": l.mock})),
+            "verdict": outcome.verdict.as_str(),
+            "counted": counted,
+            "findings": outcome.findings,
+            "photo_sha256": info.sha256,
+            "photo_dhash": format!("{:016x}", info.dhash),
+        })
+        .to_string();
+        let keep_photo = outcome.verdict != verify::Verdict::Accepted;
+        let keep_until = (received
+            + jiff::SignedDuration::from_hours(
+                24 * i64::from(self.config.storage.photo_retention_days),
+            ))
+        .to_string();
+        let record = CheckinRecord {
+            record_id,
+            tablet: tablet.to_string(),
+            nonce: nonce.clone(),
+            nip: check.nip.clone(),
+            mode: mode.as_str().to_string(),
+            client_time_utc: c.client_time.to_string(),
+            received_utc: received.to_string(),
+            received_local: received_local.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+            location: c
+                .fields
+                .location
+                .as_ref()
+                .map(|l| (l.lat, l.lon, l.accuracy_m)),
+            photo_sha256: info.sha256.clone(),
+            photo_dhash: info.dhash,
+            verdict: outcome.verdict.as_str().to_string(),
+            findings,
+            reply: reply_json,
+            counted,
+            raw: serde_json::to_vec(&raw_fields).unwrap_or_default(),
+            photo: keep_photo.then(|| (c.photo.clone(), keep_until)),
+            body,
+        };
+        self.store.store_checkin(record).await.map_err(store_err)?;
+        if let Ok(mut d) = self.dhashes.lock() {
+            d.push_back(info.dhash);
+            while d.len() > DHASH_WINDOW {
+                d.pop_front();
+            }
+        }
+        Ok(reply)
+    }
+}
+
+/// The payload as kept in `raw_events`: everything received except the photo bytes.
+#[derive(Serialize)]
+struct RawView<'a> {
+    v: u32,
+    tablet: &'a str,
+    nip: &'a str,
+    client_time: &'a str,
+    mode: &'a str,
+    location: Option<serde_json::Value>,
+    bssid: Option<&'a str>,
+    qr: Option<&'a str>,
+    nonce: &'a str,
+}
+
+impl<'a> From<&'a payload::CheckinIn> for RawView<'a> {
+    fn from(c: &'a payload::CheckinIn) -> Self {
+        RawView {
+            v: c.v,
+            tablet: &c.tablet,
+            nip: &c.nip,
+            client_time: &c.client_time,
+            mode: &c.mode,
+            location: c.location.as_ref().map(|l| {
+                serde_json::json!({"lat": l.lat, "lon": l.lon, "accuracy_m": l.accuracy_m, "provider": l.provider,
+                    "mock": l.mock, "speed_mps": l.speed_mps, "altitude_m": l.altitude_m, "fix_time": l.fix_time})
+            }),
+            bssid: c.bssid.as_deref(),
+            qr: c.qr.as_deref(),
+            nonce: &c.nonce,
+        }
+    }
+}
+
+fn reply_from_json(v: &serde_json::Value) -> Reply {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    Reply {
+        v: 1,
+        nonce: v["nonce"].as_str().map(str::to_string),
+        verdict: s("verdict"),
+        receipt: v["receipt"].as_str().map(str::to_string),
+        counted: v["counted"].as_bool().unwrap_or(false),
+        message_id: s("message_id"),
+        message_en: s("message_en"),
+        reasons: v["reasons"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| ReplyReason {
+                        code: r["code"].as_str().unwrap_or_default().into(),
+                        severity: r["severity"].as_str().unwrap_or_default().into(),
+                        id: r["id"].as_str().unwrap_or_default().into(),
+                        en: r["en"].as_str().unwrap_or_default().into(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        server_time: s("server_time"),
+    }
+}
+
+/// The stable id of a tablet check-in: a retry with the same nonce has the same id.
+pub fn checkin_record_id(office: &str, tablet: &str, nonce: &str) -> String {
+    let mut h = Sha256::new();
+    for part in ["hadir-checkin-v1", office, tablet, nonce] {
+        h.update((part.len() as u32).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
