@@ -281,10 +281,13 @@ fn malformed_input_gets_a_reason_and_the_connection_survives() {
     // A PNG pretending to be a JPEG, and a truncated JPEG.
     let mut msg = checkin(&office, &tablet, 6);
     msg["photo"] = b64(b"\x89PNG\r\n\x1a\n0000000000000000").into();
-    assert_eq!(codes(&tablet.checkin(&msg)), vec!["photo.invalid"]);
+    let reply = tablet.checkin(&msg);
+    assert_eq!(codes(&reply), vec!["photo.not-jpeg"], "{reply:#}");
+    assert_eq!(reply["verdict"], "error");
     let mut msg = checkin(&office, &tablet, 7);
     msg["photo"] = b64(&jpeg(7)[..200]).into();
-    assert_eq!(codes(&tablet.checkin(&msg)), vec!["photo.invalid"]);
+    let reply = tablet.checkin(&msg);
+    assert_eq!(codes(&reply), vec!["photo.truncated"], "{reply:#}");
     assert_eq!(office.count("checkins"), 0);
     // Still connected and served.
     let reply = tablet.checkin(&checkin(&office, &tablet, 8));

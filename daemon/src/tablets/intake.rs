@@ -263,26 +263,19 @@ impl Intake {
             }
         }
         let jpeg = c.photo.clone();
-        let info =
-            match tokio::task::spawn_blocking(move || photo::inspect(&jpeg, usize::MAX)).await {
-                Ok(Ok(info)) => info,
-                Ok(Err(e)) => {
-                    return Err(Reply::error(
-                        Some(nonce),
-                        "photo.invalid",
-                        format!("Foto tidak valid: {}", e.message_id()),
-                        format!("Invalid photo: {e}"),
-                    ));
-                }
-                Err(_) => {
-                    return Err(Reply::error(
-                        Some(nonce),
-                        "photo.invalid",
-                        "Foto tidak dapat dibaca".into(),
-                        "Photo could not be read".into(),
-                    ))
-                }
-            };
+        let max_bytes = self.config.verification.photo_max_kb as usize * 1024;
+        let info = match tokio::task::spawn_blocking(move || photo::inspect(&jpeg, max_bytes)).await {
+            Ok(Ok(info)) => info,
+            Ok(Err(e)) => return Err(Reply::error(Some(nonce), e.code(), e.message_id(), e.message_en())),
+            Err(_) => {
+                return Err(Reply::error(
+                    Some(nonce),
+                    "photo.corrupt",
+                    "Foto tidak dapat dibaca".into(),
+                    "Photo could not be read".into(),
+                ))
+            }
+        };
         let received = jiff::Timestamp::now();
         let received_local = received.to_zoned(self.tz.clone()).datetime();
         let day = received_local.date().to_string();

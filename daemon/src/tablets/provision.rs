@@ -89,6 +89,7 @@ pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<Prov
         !id.is_empty(),
         "the tablet name needs at least one letter or digit"
     );
+    std::fs::create_dir_all(&config.storage.data_dir)?;
     let gateway_secret = envelope::load_gateway_secret(&config.storage.data_dir)?;
     let secret = StaticSecret::random_from_rng(rand::rngs::OsRng);
     let public = PublicKey::from(&secret);

@@ -52,7 +52,8 @@ pub fn signs(c: &CheckIn, ctx: &Context<'_>) -> Vec<Finding> {
         ));
     }
 
-    if !usable(loc) || !(loc.accuracy_m >= 0.0) || !loc.accuracy_m.is_finite() {
+    let accuracy_ok = loc.accuracy_m.is_finite() && loc.accuracy_m >= 0.0;
+    if !usable(loc) || !accuracy_ok {
         out.push(Finding::new(
             "gps.invalid",
             Severity::Reject,
