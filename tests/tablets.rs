@@ -37,11 +37,9 @@ impl Office {
         .unwrap();
         // Register before start so the first reload sees them; later ones are picked up live.
         let gw = Gateway::start(&config);
-        let display_token = gw
-            .stdout_lines
-            .iter()
-            .find_map(|l| l.split("/qr?token=").nth(1))
-            .expect("display URL line")
+        let display_token = std::fs::read_to_string(dir.path().join("data/display-token"))
+            .unwrap()
+            .trim()
             .to_string();
         let office = Office {
             dir,

@@ -34,49 +34,102 @@ fn tiny_jpeg(seed: u64) -> Vec<u8> {
         }
     }
     let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, 80).encode(&px, 32, 32, jpeg_encoder::ColorType::Rgb).unwrap();
+    jpeg_encoder::Encoder::new(&mut out, 80)
+        .encode(&px, 32, 32, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
     out
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
 fn main() {
-    let secs: u64 = std::env::var("HADIR_BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let n_tablets: usize = std::env::var("HADIR_BENCH_TABLETS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let secs: u64 = std::env::var("HADIR_BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let n_tablets: usize = std::env::var("HADIR_BENCH_TABLETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let dir = TempDir::new("bench-tablets");
     let port = free_port();
     let config = dir.path().join("hadir.toml");
-    std::fs::write(&config, test_config(dir.path(), &format!("[tablets]\nlisten = \"127.0.0.1:{port}\"\nmax_connections = 1000\n"))).unwrap();
+    std::fs::write(
+        &config,
+        test_config(
+            dir.path(),
+            &format!("[tablets]\nlisten = \"127.0.0.1:{port}\"\nmax_connections = 1000\n"),
+        ),
+    )
+    .unwrap();
     // Register tablets before start (one CLI call each).
     let t = Instant::now();
-    let provs: Vec<serde_json::Value> = (0..n_tablets).map(|i| provision(&config, &format!("bench-{i}"))).collect();
-    eprintln!("registered {n_tablets} tablets in {:.1} s", t.elapsed().as_secs_f64());
+    let provs: Vec<serde_json::Value> = (0..n_tablets)
+        .map(|i| provision(&config, &format!("bench-{i}")))
+        .collect();
+    let ceiling_provs = [
+        provision(&config, "ceiling-sub"),
+        provision(&config, "ceiling-pub"),
+    ];
+    eprintln!(
+        "registered {n_tablets} tablets in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let gw = Gateway::start(&config);
     let pid = gw.child.id();
-    let display = gw.stdout_lines.iter().find_map(|l| l.split("/qr?token=").nth(1)).unwrap().to_string();
+    let display = std::fs::read_to_string(dir.path().join("data/display-token"))
+        .unwrap()
+        .trim()
+        .to_string();
     for i in 0..n_tablets {
         let body = serde_json::json!({"name": format!("Pegawai {i}")}).to_string();
-        http(gw.admin, "PUT", &format!("/api/v1/employees/1990{i:014}"), &[("Authorization", &format!("Bearer {TOKEN}"))], body.as_bytes()).unwrap();
+        http(
+            gw.admin,
+            "PUT",
+            &format!("/api/v1/employees/1990{i:014}"),
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            body.as_bytes(),
+        )
+        .unwrap();
     }
     let qr = Arc::new(Mutex::new(String::new()));
     let refresh_qr = {
         let qr = qr.clone();
         let admin = gw.admin;
         move || {
-            let r = http(admin, "GET", &format!("/api/v1/qr?token={display}"), &[], b"").unwrap();
+            let r = http(
+                admin,
+                "GET",
+                &format!("/api/v1/qr?token={display}"),
+                &[],
+                b"",
+            )
+            .unwrap();
             *qr.lock().unwrap() = r.json()["code"].as_str().unwrap().to_string();
         }
     };
     refresh_qr();
-    let photos: Arc<Vec<String>> = Arc::new((0..(n_tablets as u64 * secs * 20).min(120_000)).map(|i| b64(&tiny_jpeg(i + 1))).collect());
+    let photos: Arc<Vec<String>> = Arc::new(
+        (0..(n_tablets as u64 * secs * 20).min(120_000))
+            .map(|i| b64(&tiny_jpeg(i + 1)))
+            .collect(),
+    );
     eprintln!("prepared {} distinct photos", photos.len());
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(AtomicU64::new(0));
     let replies = Arc::new(AtomicU64::new(0));
@@ -203,8 +256,8 @@ fn main() {
             opts.set_inflight(100);
             AsyncClient::new(opts, 256)
         };
-        let (sub, mut sub_el) = mk(&provs[0]);
-        let (publ, mut pub_el) = mk(&provs[1]);
+        let (sub, mut sub_el) = mk(&ceiling_provs[0]);
+        let (publ, mut pub_el) = mk(&ceiling_provs[1]);
         let topic = "hadir/tablet/+/reply".replace('+', "bench-ceiling");
         sub.subscribe(topic.clone(), QoS::AtLeastOnce).await.unwrap();
         loop {

@@ -62,18 +62,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("data_dir/qr-secret is not hex")?,
     );
     let config = Arc::new(config);
-    let tablet_listeners = if config.tablets.enabled {
-        crate::tablets::start(
+    let (tablet_listeners, tablet_tasks) = if config.tablets.enabled {
+        let service = crate::tablets::start(
             config.clone(),
             store.clone(),
             qr_secret.clone(),
             shutdown_rx.clone(),
         )
         .await
-        .context("starting the tablet broker")?
-        .listeners
+        .context("starting the tablet broker")?;
+        (service.listeners, service.tasks)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let admin_listener = tokio::net::TcpListener::bind(config.admin.listen)
         .await
@@ -87,7 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         started,
         schema_version: report.schema_version,
         forward: forward_status.clone(),
-        display_token: Arc::new(SecretString::new(display_token.clone())),
+        display_token: Arc::new(SecretString::new(display_token)),
         qr_secret,
         qr_step_s: config.verification.qr_step_s,
         office_name: config.office.name.as_str().into(),
@@ -114,7 +114,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "hadir: office QR display http://{admin_addr}/qr?token={display_token}"
+        "hadir: office QR display http://{admin_addr}/qr?token=<token in {}>",
+        data_dir.join("display-token").display()
     )?;
     if let Some(p) = &token_path {
         writeln!(out, "hadir: API token in {}", p.display())?;
@@ -171,6 +172,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Intake has stopped; give the tasks a moment to finish what they are doing, then stop them.
     // Anything they had not committed was never acknowledged to anyone.
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = readers;
+    tasks.extend(tablet_tasks);
     tasks.extend(forwarder);
     tasks.push(retention);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -26,6 +26,8 @@ const RELOAD_EVERY: Duration = Duration::from_secs(3);
 pub struct TabletService {
     /// Bound listeners (kind, address).
     pub listeners: Vec<(String, SocketAddr)>,
+    /// The intake and reload tasks; they end on shutdown.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts the broker and the check-in pipeline.
@@ -60,10 +62,10 @@ pub async fn start(
         link_tx: Mutex::new(link_tx),
     });
     let concurrency = 8.min(config.tablets.queue);
-    tokio::spawn(intake.run(link_rx, concurrency));
+    let intake_task = tokio::spawn(intake.run(link_rx, concurrency, shutdown.clone()));
     // Keep the auth cache and keys in step with `hadir tablet add/revoke` (another process).
     let mut shutdown = shutdown;
-    tokio::spawn(async move {
+    let reload_task = tokio::spawn(async move {
         loop {
             if crate::devices::sleep_or_shutdown(RELOAD_EVERY, &mut shutdown).await {
                 return;
@@ -77,5 +79,8 @@ pub async fn start(
             }
         }
     });
-    Ok(TabletService { listeners })
+    Ok(TabletService {
+        listeners,
+        tasks: vec![intake_task, reload_task],
+    })
 }

@@ -35,13 +35,16 @@ pub struct Tablet {
     others: mpsc::Receiver<(String, Vec<u8>)>,
 }
 
-/// Why a connection failed.
+/// Messages received: (topic, payload).
+pub type Messages = mpsc::Receiver<(String, Vec<u8>)>;
+
+/// Connects as a tablet and subscribes; the error says why the broker refused.
 pub fn try_connect(
     port: u16,
     id: &str,
     password: &str,
     subscribe: &str,
-) -> Result<(Client, mpsc::Receiver<(String, Vec<u8>)>), String> {
+) -> Result<(Client, Messages), String> {
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
     opts.set_credentials(id, password);
     opts.set_max_packet_size(2 << 20, 2 << 20);

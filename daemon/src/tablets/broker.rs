@@ -148,11 +148,7 @@ fn probe(addr: SocketAddr) -> Result<(), BrokerError> {
 
 /// Starts the broker and returns the gateway's own link into it, already subscribed to every
 /// tablet's check-in topic. Returns once every listener accepts connections.
-pub fn start(
-    cfg: &Tablets,
-    max_packet: usize,
-    auth: &AuthCache,
-) -> Result<Started, BrokerError> {
+pub fn start(cfg: &Tablets, max_packet: usize, auth: &AuthCache) -> Result<Started, BrokerError> {
     let mut listeners = vec![("mqtt".to_string(), cfg.listen)];
     let mut v4 = HashMap::new();
     probe(cfg.listen)?;
@@ -193,10 +189,10 @@ pub fn start(
         router: RouterConfig {
             max_connections: cfg.max_connections + 1,
             max_outgoing_packet_count: 200,
-            // One in-memory log per filter of at most 4 MiB × 6: bursts of check-ins wait here
-            // until the gateway takes them; replies are small.
-            max_segment_size: 4 << 20,
-            max_segment_count: 6,
+            // One in-memory log per filter of at most 2 MiB × 4: bursts of check-ins wait here
+            // until the gateway takes them (it takes them at once); replies are small.
+            max_segment_size: 2 << 20,
+            max_segment_count: 4,
             custom_segment: None,
             initialized_filters: Some(vec![CHECKIN_FILTER.to_string(), REPLY_FILTER.to_string()]),
             shared_subscriptions_strategy: Default::default(),

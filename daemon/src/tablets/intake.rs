@@ -12,7 +12,7 @@ use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::Notification;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use x25519_dalek::StaticSecret;
 
 use super::envelope::{self, TabletKey};
@@ -123,16 +123,29 @@ pub struct Intake {
 }
 
 impl Intake {
-    /// Reads check-ins from the broker link and handles up to `concurrency` at a time.
-    pub async fn run(self: Arc<Self>, mut link_rx: LinkRx, concurrency: usize) {
+    /// Reads check-ins from the broker link and handles up to `concurrency` at a time, until
+    /// shutdown. Check-ins in progress at shutdown finish (or are dropped unanswered, and the
+    /// tablet re-sends).
+    pub async fn run(
+        self: Arc<Self>,
+        mut link_rx: LinkRx,
+        concurrency: usize,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut running = tokio::task::JoinSet::new();
         loop {
-            let notification = match link_rx.next().await {
+            while running.try_join_next().is_some() {}
+            let next = tokio::select! {
+                n = link_rx.next() => n,
+                _ = shutdown.changed() => break,
+            };
+            let notification = match next {
                 Ok(Some(n)) => n,
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::error!(error = %e, "lost the link to the tablet broker; check-ins stop");
-                    return;
+                    break;
                 }
             };
             let Notification::Forward(forward) = notification else {
@@ -144,13 +157,14 @@ impl Intake {
                 return;
             };
             let me = self.clone();
-            tokio::spawn(async move {
+            running.spawn(async move {
                 let _permit = permit;
                 if let Some((tablet, reply)) = me.handle(&topic, &payload).await {
                     me.publish_reply(&tablet, reply);
                 }
             });
         }
+        while running.join_next().await.is_some() {}
     }
 
     fn publish_reply(&self, tablet: &str, body: Vec<u8>) {
@@ -264,9 +278,17 @@ impl Intake {
         }
         let jpeg = c.photo.clone();
         let max_bytes = self.config.verification.photo_max_kb as usize * 1024;
-        let info = match tokio::task::spawn_blocking(move || photo::inspect(&jpeg, max_bytes)).await {
+        let info = match tokio::task::spawn_blocking(move || photo::inspect(&jpeg, max_bytes)).await
+        {
             Ok(Ok(info)) => info,
-            Ok(Err(e)) => return Err(Reply::error(Some(nonce), e.code(), e.message_id(), e.message_en())),
+            Ok(Err(e)) => {
+                return Err(Reply::error(
+                    Some(nonce),
+                    e.code(),
+                    e.message_id(),
+                    e.message_en(),
+                ))
+            }
             Err(_) => {
                 return Err(Reply::error(
                     Some(nonce),
