@@ -586,3 +586,119 @@ fn mosquitto_clients_from_the_shell_get_a_reason_for_garbage() {
     assert!(text.contains("input.envelope"), "mosquitto_sub got: {text}");
     assert_eq!(office.count("checkins"), 0);
 }
+
+#[test]
+fn the_tls_and_websocket_listeners_admit_registered_tablets_only() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("tab-tls");
+    let (tcp, tls, ws) = (free_port(), free_port(), free_port());
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    // A test CA and a server certificate for 127.0.0.1 signed by it.
+    let d = dir.path();
+    std::fs::write(
+        d.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hadir-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "cert.pem",
+        "-extfile",
+        "san.ext",
+    ]);
+    let config = dir.path().join("hadir.toml");
+    std::fs::write(
+        &config,
+        test_config(
+            dir.path(),
+            &format!(
+                "[tablets]\nlisten = \"127.0.0.1:{tcp}\"\ntls_listen = \"127.0.0.1:{tls}\"\nws_listen = \"127.0.0.1:{ws}\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+                cert.display(),
+                key.display()
+            ),
+        ),
+    )
+    .unwrap();
+    let gw = Gateway::start(&config);
+    for kind in ["tablets mqtt://", "tablets mqtts://", "tablets ws://"] {
+        assert!(
+            gw.stdout_lines.iter().any(|l| l.contains(kind)),
+            "{kind} not announced: {:#?}",
+            gw.stdout_lines
+        );
+    }
+    let p = provision(&config, "tls-tablet");
+    std::thread::sleep(Duration::from_millis(3500));
+    let id = p["tablet"].as_str().unwrap();
+    let pass = p["password"].as_str().unwrap();
+    let ca = std::fs::read(d.join("ca.pem")).unwrap();
+    let reply_topic = hadir::tablets::envelope::reply_topic(id);
+    let r = support::tablet::try_connect_with(tls, id, pass, &reply_topic, Some(&ca));
+    assert!(r.is_ok(), "TLS login failed: {:?}", r.err());
+    assert!(support::tablet::try_connect_with(tls, id, "salah", &reply_topic, Some(&ca)).is_err());
+    // WebSocket: the broker answers the MQTT-over-WebSocket upgrade.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", ws)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1:{ws}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    drop(gw);
+}

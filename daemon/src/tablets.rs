@@ -61,7 +61,9 @@ pub async fn start(
         dhashes: Mutex::new(VecDeque::from(dhashes)),
         link_tx: Mutex::new(link_tx),
     });
-    let concurrency = 8.min(config.tablets.queue);
+    // Check-ins verified and stored at once: enough for the store's group commit to batch many
+    // fsyncs into one, bounded by `tablets.queue`.
+    let concurrency = config.tablets.queue.clamp(1, 128);
     let intake_task = tokio::spawn(intake.run(link_rx, concurrency, shutdown.clone()));
     // Keep the auth cache and keys in step with `hadir tablet add/revoke` (another process).
     let mut shutdown = shutdown;

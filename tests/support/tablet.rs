@@ -45,7 +45,28 @@ pub fn try_connect(
     password: &str,
     subscribe: &str,
 ) -> Result<(Client, Messages), String> {
+    try_connect_with(port, id, password, subscribe, None)
+}
+
+/// Like [`try_connect`], over TLS when `tls_ca` (PEM) is given.
+pub fn try_connect_with(
+    port: u16,
+    id: &str,
+    password: &str,
+    subscribe: &str,
+    tls_ca: Option<&[u8]>,
+) -> Result<(Client, Messages), String> {
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+    if let Some(ca) = tls_ca {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opts.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Simple {
+                ca: ca.to_vec(),
+                alpn: None,
+                client_auth: None,
+            },
+        ));
+    }
     opts.set_credentials(id, password);
     opts.set_max_packet_size(2 << 20, 2 << 20);
     opts.set_keep_alive(Duration::from_secs(30));

@@ -25,7 +25,7 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
         "PRAGMA synchronous=FULL;
          PRAGMA foreign_keys=ON;
          PRAGMA wal_autocheckpoint=1000;
-         PRAGMA cache_size=-8000;",
+         PRAGMA cache_size=-4000;",
     )?;
     Ok(conn)
 }
