@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-pub use checkins::{CheckinHistory, CheckinRecord, Employee, TabletRow, TravelOrderRow};
+pub use checkins::{
+    CheckinHistory, CheckinRecord, Employee, HistoryQuery, TabletRow, TravelOrderRow,
+};
 pub use devices::DeviceStatus;
 pub use open::OpenReport;
 pub use outbox::OutboxRow;
@@ -30,6 +32,9 @@ use writer::{Completion, Job};
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "hadir.db";
+
+/// Read connections (one per core of a Raspberry Pi 4 would be 4; reads are short).
+const READERS: usize = 2;
 
 /// Jobs waiting for the writer thread; callers wait when it is full.
 const QUEUE_CAPACITY: usize = 1024;
@@ -83,7 +88,7 @@ pub struct DiskLimits {
 #[derive(Clone)]
 pub struct Store {
     jobs: mpsc::Sender<Job>,
-    reader: Arc<Mutex<Connection>>,
+    readers: Arc<[Mutex<Connection>]>,
     path: Arc<PathBuf>,
     office: Arc<str>,
     tz: jiff::tz::TimeZone,
@@ -108,7 +113,9 @@ impl StoreOwner {
     ) -> Result<(StoreOwner, OpenReport), StoreError> {
         let path = data_dir.join(DB_FILE);
         let (conn, report) = open::open_checked(&path)?;
-        let reader = open::connect(&path)?;
+        let readers = (0..READERS)
+            .map(|_| open::connect(&path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
         let pressure = Arc::new(Mutex::new(None));
         let data_dir = data_dir.to_path_buf();
@@ -124,7 +131,7 @@ impl StoreOwner {
             })?;
         let store = Store {
             jobs,
-            reader: Arc::new(Mutex::new(reader)),
+            readers: readers.into(),
             path: Arc::new(path),
             office: office.into(),
             tz,
@@ -132,6 +139,23 @@ impl StoreOwner {
             pressure,
         };
         Ok((StoreOwner { store, thread }, report))
+    }
+
+    /// Opens the store for a command-line tool (`hadir tablet`, `export-batches`) that runs
+    /// beside the daemon: same checks and migrations, no intake limits.
+    pub async fn open_for_tool(config: &hadir_config::Config) -> anyhow::Result<StoreOwner> {
+        std::fs::create_dir_all(&config.storage.data_dir)?;
+        let tz = jiff::tz::TimeZone::get(&config.office.timezone)?;
+        let data_dir = config.storage.data_dir.clone();
+        let office = config.office.id.clone();
+        let limits = DiskLimits {
+            max_db_bytes: 0,
+            min_free_bytes: 0,
+        };
+        let (owner, _) =
+            tokio::task::spawn_blocking(move || StoreOwner::open(&data_dir, &office, tz, limits))
+                .await??;
+        Ok(owner)
     }
 
     /// A handle for callers.
@@ -207,15 +231,20 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Runs a read-only query on the reader connection, off the async runtime.
+    /// Runs a read-only query on a free reader connection (WAL lets them read beside the
+    /// writer), off the async runtime.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let reader = self.reader.clone();
+        let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().map_err(|_| StoreError::Closed)?;
+            let free = readers.iter().find_map(|m| m.try_lock().ok());
+            let conn = match free {
+                Some(c) => c,
+                None => readers[0].lock().map_err(|_| StoreError::Closed)?,
+            };
             f(&conn)
         })
         .await
@@ -377,38 +406,9 @@ impl Store {
             .await
     }
 
-    /// The history the check-in rules need.
-    pub async fn checkin_history(
-        &self,
-        nip: String,
-        mode: String,
-        day: String,
-        coords: Option<(f64, f64)>,
-        photo_sha256: String,
-        repeat_since_utc: String,
-    ) -> Result<CheckinHistory, StoreError> {
-        self.read(move |c| {
-            checkins::history(
-                c,
-                &nip,
-                &mode,
-                &day,
-                coords,
-                &photo_sha256,
-                &repeat_since_utc,
-            )
-        })
-        .await
-    }
-
-    /// The reply stored for an earlier delivery of the same check-in, if any.
-    pub async fn earlier_reply(
-        &self,
-        tablet: String,
-        nonce: String,
-    ) -> Result<Option<String>, StoreError> {
-        self.read(move |c| checkins::earlier_reply(c, &tablet, &nonce))
-            .await
+    /// The history the check-in rules need, or the stored reply when the check-in is a retry.
+    pub async fn checkin_history(&self, q: HistoryQuery) -> Result<CheckinHistory, StoreError> {
+        self.read(move |c| checkins::history(c, &q)).await
     }
 
     /// Stores a verified check-in; false when it was already stored. Resolves after the commit.

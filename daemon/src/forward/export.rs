@@ -10,7 +10,7 @@ use anyhow::Context;
 use hadir_upstream::{Bundle, GatewayKey, VERSION};
 
 use super::build_batch;
-use crate::store::{DiskLimits, Store, StoreOwner};
+use crate::store::{Store, StoreOwner};
 
 /// `hadir identity`: prints the gateway id and public key.
 pub fn print_identity(config: &hadir_config::Config) -> anyhow::Result<()> {
@@ -45,16 +45,7 @@ pub async fn run_cli(
         }
         None => None,
     };
-    let tz = jiff::tz::TimeZone::get(&config.office.timezone)?;
-    let data_dir = config.storage.data_dir.clone();
-    let office = config.office.id.clone();
-    let limits = DiskLimits {
-        max_db_bytes: 0,
-        min_free_bytes: 0,
-    };
-    let (owner, _) =
-        tokio::task::spawn_blocking(move || StoreOwner::open(&data_dir, &office, tz, limits))
-            .await??;
+    let owner = StoreOwner::open_for_tool(&config).await?;
     let key = super::identity::load_or_create(&config.storage.data_dir)?;
     let store = owner.store();
     let result = export(

@@ -136,6 +136,8 @@ pub(crate) fn insert_travel_order(
 /// What the rules need from the store about one employee and one photo.
 #[derive(Debug, Clone, Default)]
 pub struct CheckinHistory {
+    /// The reply already stored for this (tablet, nonce): the check-in is a retry.
+    pub earlier_reply: Option<String>,
     /// The employee, when on the roster.
     pub employee: Option<Employee>,
     /// Their travel orders that could cover `day`.
@@ -150,17 +152,44 @@ pub struct CheckinHistory {
     pub recent_counted: bool,
 }
 
+/// What to look up for one check-in.
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    /// Tablet id and the check-in's nonce (to find a retry).
+    pub tablet: String,
+    /// The check-in's nonce.
+    pub nonce: String,
+    /// Employee NIP.
+    pub nip: String,
+    /// `regular`, `wfh`, `dinas-luar`.
+    pub mode: String,
+    /// Office-zone date of the check-in, `YYYY-MM-DD`.
+    pub day: String,
+    /// The fix, if any.
+    pub coords: Option<(f64, f64)>,
+    /// SHA-256 (hex) of the photo bytes.
+    pub photo_sha256: String,
+    /// Start of the repeat window (UTC).
+    pub repeat_since_utc: String,
+}
+
 /// Gathers the history for one check-in.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn history(
-    conn: &Connection,
-    nip: &str,
-    mode: &str,
-    day: &str,
-    coords: Option<(f64, f64)>,
-    photo_sha256: &str,
-    repeat_since_utc: &str,
-) -> Result<CheckinHistory, StoreError> {
+pub(crate) fn history(conn: &Connection, q: &HistoryQuery) -> Result<CheckinHistory, StoreError> {
+    let (nip, mode, day, coords, photo_sha256, repeat_since_utc) = (
+        q.nip.as_str(),
+        q.mode.as_str(),
+        q.day.as_str(),
+        q.coords,
+        q.photo_sha256.as_str(),
+        q.repeat_since_utc.as_str(),
+    );
+    let earlier_reply = earlier_reply(conn, &q.tablet, &q.nonce)?;
+    if earlier_reply.is_some() {
+        return Ok(CheckinHistory {
+            earlier_reply,
+            ..Default::default()
+        });
+    }
     let employee = conn
         .query_row(
             "SELECT nip, name, unit, position, home_lat, home_lon FROM employees WHERE nip = ?1 AND active = 1",
@@ -215,6 +244,7 @@ pub(crate) fn history(
         )?
         .query_row(params![nip, mode, repeat_since_utc], |r| r.get(0))?;
     Ok(CheckinHistory {
+        earlier_reply: None,
         employee,
         travel_orders,
         previous_fix,

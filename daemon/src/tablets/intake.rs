@@ -17,7 +17,7 @@ use x25519_dalek::StaticSecret;
 
 use super::envelope::{self, TabletKey};
 use super::payload;
-use crate::store::{CheckinRecord, Store, StoreError, TabletRow};
+use crate::store::{CheckinRecord, HistoryQuery, Store, StoreError, TabletRow};
 use crate::verify::{
     self, photo, CheckIn, Context, FaceOutcome, Location, Mode, PhotoSeen, PreviousFix, TravelOrder,
 };
@@ -263,21 +263,40 @@ impl Intake {
             tracing::warn!(error = %e, "check-in not stored");
             Reply::error(Some(nonce.clone()), code, id.into(), en.into())
         };
-        // A retry of a check-in already stored: answer with the stored reply.
-        if let Some(earlier) = self
+        let received = jiff::Timestamp::now();
+        let received_local = received.to_zoned(self.tz.clone()).datetime();
+        let mode = match c.fields.mode.as_str() {
+            "wfh" => Mode::Wfh,
+            "dinas-luar" => Mode::DinasLuar,
+            _ => Mode::Regular,
+        };
+        let policy = &self.config.verification;
+        let repeat_since =
+            received - jiff::SignedDuration::from_mins(i64::from(policy.repeat_window_min));
+        let history = self
             .store
-            .earlier_reply(tablet.to_string(), nonce.clone())
+            .checkin_history(HistoryQuery {
+                tablet: tablet.to_string(),
+                nonce: nonce.clone(),
+                nip: c.fields.nip.clone(),
+                mode: mode.as_str().to_string(),
+                day: received_local.date().to_string(),
+                coords: c.fields.location.as_ref().map(|l| (l.lat, l.lon)),
+                photo_sha256: hex::encode(Sha256::digest(&c.photo)),
+                repeat_since_utc: repeat_since.to_string(),
+            })
             .await
-            .map_err(store_err)?
-        {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&earlier) {
+            .map_err(store_err)?;
+        // A retry of a check-in already stored: answer with the stored reply.
+        if let Some(earlier) = &history.earlier_reply {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(earlier) {
                 let mut r: Reply = reply_from_json(&v);
                 r.server_time = jiff::Timestamp::now().to_string();
                 return Ok(r);
             }
         }
         let jpeg = c.photo.clone();
-        let max_bytes = self.config.verification.photo_max_kb as usize * 1024;
+        let max_bytes = policy.photo_max_kb as usize * 1024;
         let info = match tokio::task::spawn_blocking(move || photo::inspect(&jpeg, max_bytes)).await
         {
             Ok(Ok(info)) => info,
@@ -298,30 +317,6 @@ impl Intake {
                 ))
             }
         };
-        let received = jiff::Timestamp::now();
-        let received_local = received.to_zoned(self.tz.clone()).datetime();
-        let day = received_local.date().to_string();
-        let mode = match c.fields.mode.as_str() {
-            "wfh" => Mode::Wfh,
-            "dinas-luar" => Mode::DinasLuar,
-            _ => Mode::Regular,
-        };
-        let coords = c.fields.location.as_ref().map(|l| (l.lat, l.lon));
-        let policy = &self.config.verification;
-        let repeat_since =
-            received - jiff::SignedDuration::from_mins(i64::from(policy.repeat_window_min));
-        let history = self
-            .store
-            .checkin_history(
-                c.fields.nip.clone(),
-                mode.as_str().to_string(),
-                day.clone(),
-                coords,
-                info.sha256.clone(),
-                repeat_since.to_string(),
-            )
-            .await
-            .map_err(store_err)?;
         let photo_seen = if history.photo_seen {
             PhotoSeen::ExactDuplicate
         } else {

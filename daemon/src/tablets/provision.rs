@@ -11,7 +11,7 @@ use x25519_dalek::{PublicKey, StaticSecret};
 
 use super::broker::hash_password;
 use super::envelope;
-use crate::store::{DiskLimits, StoreOwner, TabletRow};
+use crate::store::{StoreOwner, TabletRow};
 
 /// Turns a name into a tablet id: lowercase letters, digits and '-'.
 pub fn slug(name: &str) -> String {
@@ -46,21 +46,6 @@ pub struct Provisioning {
     pub gateway_key: String,
     /// Broker addresses (`mqtt://`, `ws://`, `mqtts://`).
     pub brokers: Vec<String>,
-}
-
-async fn open_store(config: &Config) -> anyhow::Result<StoreOwner> {
-    std::fs::create_dir_all(&config.storage.data_dir)?;
-    let tz = jiff::tz::TimeZone::get(&config.office.timezone)?;
-    let data_dir = config.storage.data_dir.clone();
-    let office = config.office.id.clone();
-    let limits = DiskLimits {
-        max_db_bytes: 0,
-        min_free_bytes: 0,
-    };
-    let (owner, _) =
-        tokio::task::spawn_blocking(move || StoreOwner::open(&data_dir, &office, tz, limits))
-            .await??;
-    Ok(owner)
 }
 
 fn broker_urls(config: &Config) -> Vec<String> {
@@ -99,7 +84,7 @@ pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<Prov
         rand::rngs::OsRng.fill_bytes(&mut b);
         B64URL.encode(b)
     };
-    let owner = open_store(config).await?;
+    let owner = StoreOwner::open_for_tool(config).await?;
     let store = owner.store();
     let result = store
         .add_tablet(TabletRow {
@@ -155,7 +140,7 @@ pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<Prov
 
 /// Lists tablets.
 pub async fn list(config: &Config) -> anyhow::Result<()> {
-    let owner = open_store(config).await?;
+    let owner = StoreOwner::open_for_tool(config).await?;
     let store = owner.store();
     let tablets = store.tablets().await;
     drop(store);
@@ -172,7 +157,7 @@ pub async fn list(config: &Config) -> anyhow::Result<()> {
 
 /// Revokes a tablet: its login and its key stop working within seconds.
 pub async fn revoke(config: &Config, id: &str) -> anyhow::Result<()> {
-    let owner = open_store(config).await?;
+    let owner = StoreOwner::open_for_tool(config).await?;
     let store = owner.store();
     let done = store.revoke_tablet(id.to_string()).await;
     if matches!(done, Ok(true)) {
