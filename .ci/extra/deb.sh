@@ -95,13 +95,19 @@ hadir check-config /etc/hadir/hadir.toml
 runuser -u hadir -- hadir check-config /etc/hadir/hadir.toml >/dev/null || fail "user hadir cannot read the config"
 
 step "run the installed binary as user hadir"
-# The packaged config with only its listeners moved: admin.listen to a free port, any other
-# `*listen` key (tablet broker, …) to an ephemeral one, as 8080/1883 may be taken here.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The packaged config with only its listeners moved to free loopback ports (admin.listen and
+# every other `*listen` key: tablet broker, …), as 8080/1883 may be taken here. The broker
+# needs real ports (it reports where it listens), so no ephemeral port 0.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 install -d -m 0750 -g hadir "$work/etc"
-sed -e 's/^\([a-z_]*listen\) = ".*"/\1 = "127.0.0.1:0"/' \
-  -e "/^\[admin\]/,/^\[/ s/^listen = .*/listen = \"127.0.0.1:$port\"/" \
-  /etc/hadir/hadir.toml >"$work/etc/hadir.toml"
+cp /etc/hadir/hadir.toml "$work/etc/hadir.toml.in"
+while grep -q '^[a-z_]*listen = "0\.0\.0\.0' "$work/etc/hadir.toml.in" \
+  || grep -q '^[a-z_]*listen = "127\.0\.0\.1:\(8080\|1883\)"' "$work/etc/hadir.toml.in"; do
+  sed -i -e "0,/^\([a-z_]*listen\) = \"\(0\.0\.0\.0\|127\.0\.0\.1:\(8080\|1883\)\).*\"/s//\1 = \"127.0.0.1:$(free_port)\"/" "$work/etc/hadir.toml.in"
+done
+sed -e "/^\[admin\]/,/^\[/ s/^listen = .*/listen = \"127.0.0.1:$port\"/" \
+  "$work/etc/hadir.toml.in" >"$work/etc/hadir.toml"
 chgrp hadir "$work/etc/hadir.toml"
 chmod 0640 "$work/etc/hadir.toml"
 chmod 0711 "$work"

@@ -386,6 +386,18 @@ pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
             }
         }
     }
+    for (key, addr) in [
+        ("tablets.listen", Some(t.listen)),
+        ("tablets.ws_listen", t.ws_listen),
+        ("tablets.tls_listen", t.tls_listen),
+    ] {
+        if addr.is_some_and(|a| a.port() == 0) {
+            p.push(problem(
+                key,
+                "needs a fixed port (tablets are given it when provisioned)",
+            ));
+        }
+    }
     if !(1..=100_000).contains(&t.max_connections) {
         p.push(problem(
             "tablets.max_connections",
