@@ -256,34 +256,31 @@ fn main() {
             opts.set_inflight(100);
             AsyncClient::new(opts, 256)
         };
-        let (sub, mut sub_el) = mk(&ceiling_provs[0]);
+        // The broker keeps tiny logs for filters other than the check-in filter, so the
+        // ceiling is taken on the publisher side: QoS-1 publishes answered by PUBACK.
         let (publ, mut pub_el) = mk(&ceiling_provs[1]);
-        let topic = "hadir/tablet/+/reply".replace('+', "bench-ceiling");
-        sub.subscribe(topic.clone(), QoS::AtLeastOnce).await.unwrap();
-        loop {
-            if let Ok(Event::Incoming(Packet::SubAck(_))) = sub_el.poll().await {
-                break;
-            }
-        }
-        tokio::spawn(async move { loop { if pub_el.poll().await.is_err() { tokio::time::sleep(Duration::from_millis(50)).await; } } });
+        let topic = "hadir/tablet/bench-ceiling/reply".to_string();
         let payload = vec![b'x'; size];
         let t = Instant::now();
         let sender = tokio::spawn(async move {
             for _ in 0..count {
-                publ.publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone()).await.unwrap();
+                if publ.publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone()).await.is_err() {
+                    break;
+                }
             }
+            publ
         });
-        let mut got = 0u64;
-        while got < count {
-            match tokio::time::timeout(Duration::from_secs(20), sub_el.poll()).await {
-                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => got += 1,
+        let mut acked = 0u64;
+        while acked < count {
+            match tokio::time::timeout(Duration::from_secs(20), pub_el.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => acked += 1,
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
         let e = t.elapsed().as_secs_f64();
         let _ = sender.await;
-        println!("ceiling: broker raw QoS-1 publish→receive {got} messages of {size} bytes in {e:.2} s = {:.0} msg/s", got as f64 / e);
+        println!("ceiling: broker QoS-1 publish→PUBACK {acked} messages of {size} bytes in {e:.2} s = {:.0} msg/s", acked as f64 / e);
     });
     drop(gw);
 }

@@ -9,7 +9,9 @@ use std::sync::{Arc, RwLock};
 
 use hadir_config::Tablets;
 use rumqttd::local::{LinkRx, LinkTx};
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, TlsConfig};
+use rumqttd::{
+    Broker, Config, ConnectionSettings, RouterConfig, SegmentConfig, ServerSettings, TlsConfig,
+};
 use sha2::{Digest, Sha256};
 
 use super::envelope::{CHECKIN_FILTER, REPLY_FILTER};
@@ -189,11 +191,18 @@ pub fn start(cfg: &Tablets, max_packet: usize, auth: &AuthCache) -> Result<Start
         router: RouterConfig {
             max_connections: cfg.max_connections + 1,
             max_outgoing_packet_count: 200,
-            // One in-memory log per filter of at most 2 MiB × 4: bursts of check-ins wait here
-            // until the gateway takes them (it takes them at once); replies are small.
-            max_segment_size: 2 << 20,
-            max_segment_count: 4,
-            custom_segment: None,
+            // rumqttd keeps one in-memory log per subscribed filter: every tablet's reply topic
+            // is one. Keep those tiny (16 KiB × 2, i.e. ≈ 6 MiB for 200 tablets); only the
+            // check-in filter, where bursts wait until the gateway takes them, gets 2 MiB × 4.
+            max_segment_size: 16 << 10,
+            max_segment_count: 2,
+            custom_segment: Some(HashMap::from([(
+                CHECKIN_FILTER.to_string(),
+                SegmentConfig {
+                    max_segment_size: 2 << 20,
+                    max_segment_count: 4,
+                },
+            )])),
             initialized_filters: Some(vec![CHECKIN_FILTER.to_string(), REPLY_FILTER.to_string()]),
             shared_subscriptions_strategy: Default::default(),
         },
