@@ -161,6 +161,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX checkins_by_nip ON checkins (nip, received_utc);
     CREATE INDEX checkins_by_photo ON checkins (photo_sha256);
+    CREATE INDEX checkins_by_coords ON checkins (nip, lat, lon);
     -- Selfies kept only for review (rejected / needs review) until keep_until_utc (UU PDP).
     CREATE TABLE checkin_photos (
         record_id      TEXT PRIMARY KEY,

@@ -24,6 +24,8 @@ use crate::verify::{
 
 /// Photo hashes remembered for near-duplicate detection.
 const DHASH_WINDOW: usize = 50_000;
+/// Photos up to this size are inspected on the async worker; larger ones on the blocking pool.
+const INLINE_PHOTO_BYTES: usize = 16 << 10;
 /// Radius around a registered home that counts as "at home", metres.
 const HOME_RADIUS_M: f64 = 150.0;
 
@@ -295,10 +297,16 @@ impl Intake {
                 return Ok(r);
             }
         }
-        let jpeg = c.photo.clone();
         let max_bytes = policy.photo_max_kb as usize * 1024;
-        let info = match tokio::task::spawn_blocking(move || photo::inspect(&jpeg, max_bytes)).await
-        {
+        // Small photos decode in microseconds (the hash needs only a reduced-scale decode); only
+        // larger ones go to the blocking pool.
+        let inspected = if c.photo.len() <= INLINE_PHOTO_BYTES {
+            Ok(photo::inspect(&c.photo, max_bytes))
+        } else {
+            let jpeg = c.photo.clone();
+            tokio::task::spawn_blocking(move || photo::inspect(&jpeg, max_bytes)).await
+        };
+        let info = match inspected {
             Ok(Ok(info)) => info,
             Ok(Err(e)) => {
                 return Err(Reply::error(
