@@ -75,11 +75,30 @@ ld_prefix=()
 if [ ! -e /lib/ld-linux-aarch64.so.1 ]; then ld_prefix=(env QEMU_LD_PREFIX=/usr/aarch64-linux-gnu); fi
 "${ld_prefix[@]}" qemu-aarch64-static "$work/pkg/usr/bin/hadir" version
 mkdir -p "$work/data"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Every `*listen` key (admin, tablet broker, …) moves to its own free loopback port (the broker
+# needs fixed ports); the admin port is remembered for the /health check.
 sed -e "s|^data_dir = .*|data_dir = \"$work/data\"|" -e 's/^min_free_mb = .*/min_free_mb = 1/' \
-  -e 's/^\([a-z_]*listen\) = ".*"/\1 = "127.0.0.1:0"/' \
-  -e "/^\[admin\]/,/^\[/ s/^listen = .*/listen = \"127.0.0.1:$port\"/" \
-  packaging/hadir.toml >"$work/hadir.toml"
+  packaging/hadir.toml >"$work/hadir.toml.in"
+port=$(python3 - "$work/hadir.toml.in" "$work/hadir.toml" <<'PY'
+import re, socket, sys
+def free():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+admin, section, out = None, "", []
+for line in open(sys.argv[1]):
+    m = re.match(r'^\[(\w+)\]', line)
+    if m:
+        section = m.group(1)
+    m = re.match(r'^([a-z_]*listen) = "', line)
+    if m:
+        p = free()
+        line = f'{m.group(1)} = "127.0.0.1:{p}"\n'
+        if section == "admin" and m.group(1) == "listen":
+            admin = p
+    out.append(line)
+open(sys.argv[2], "w").write("".join(out))
+print(admin)
+PY
+)
 "${ld_prefix[@]}" qemu-aarch64-static "$work/pkg/usr/bin/hadir" check-config "$work/hadir.toml"
 start_ns=$(date +%s%N)
 "${ld_prefix[@]}" qemu-aarch64-static "$work/pkg/usr/bin/hadir" run --config "$work/hadir.toml" \
