@@ -190,7 +190,7 @@ impl Forwarder {
                 });
                 after_seq = last_seq;
                 if let Err(e) = link.send(&batch, body).await {
-                    tracing::warn!(error = %e, "sending a batch failed; will retry");
+                    tracing::warn!(error = %e, "sending a batch failed, will retry: {e}");
                     self.set_error(e.to_string());
                     self.go_back(
                         &mut inflight,
@@ -281,7 +281,7 @@ impl Forwarder {
                     return Ok(()); // a stale rejection of a batch already re-sent
                 }
                 let reason = ack.reason.unwrap_or_else(|| "no reason given".into());
-                tracing::warn!(batch = %ack.batch_id, %reason, "the provincial server rejected a batch; will re-send");
+                tracing::warn!(batch = %ack.batch_id, %reason, "the provincial server rejected batch {}: {reason}; will re-send", ack.batch_id);
                 if let Ok(mut s) = self.status.lock() {
                     s.batches_rejected += 1;
                 }

@@ -100,7 +100,7 @@ impl PullReader {
             match self.session(&mut shutdown).await {
                 Ok(()) => backoff = Duration::from_secs(2),
                 Err(e) => {
-                    tracing::warn!(device = %self.name, address = %self.address, error = %e, retry_in_s = backoff.as_secs(), "reader session failed");
+                    tracing::warn!(device = %self.name, address = %self.address, error = %e, retry_in_s = backoff.as_secs(), "reader {} ({}) failed, retrying in {} s: {e}", self.name, self.address, backoff.as_secs());
                     let mut s = self.status();
                     s.online = false;
                     s.last_error = Some(e.to_string());

@@ -259,7 +259,7 @@ fn open_mqtt(
                 Err(e) => {
                     if let Ok(mut s) = task_status.lock() {
                         if s.connected {
-                            tracing::warn!(error = %e, "lost the provincial broker; records stay queued");
+                            tracing::warn!(error = %e, "lost the provincial broker ({e}); records stay queued");
                         }
                         s.connected = false;
                         s.last_error = Some(e.to_string());

@@ -208,7 +208,7 @@ impl Intake {
         let opened = match key.open(topic, payload) {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!(tablet, error = %e, "check-in envelope refused");
+                tracing::warn!(tablet, error = %e, "check-in from tablet {tablet} refused: {e}");
                 let r = Reply::error(
                     None,
                     "input.envelope",
@@ -262,7 +262,7 @@ impl Intake {
                     "Gateway error; try again",
                 ),
             };
-            tracing::warn!(error = %e, "check-in not stored");
+            tracing::warn!(error = %e, "check-in not stored: {e}");
             Reply::error(Some(nonce.clone()), code, id.into(), en.into())
         };
         let received = jiff::Timestamp::now();
