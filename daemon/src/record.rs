@@ -105,15 +105,21 @@ pub struct NewPunch {
 /// It is the first 16 bytes (hex) of SHA-256 over the office id, device, employee, wall-clock time
 /// and state. The source is deliberately left out.
 pub fn punch_record_id(office: &str, p: &NewPunch) -> String {
-    let mut h = Sha256::new();
-    for part in [
+    stable_id(&[
         "hadir-punch-v1",
         office,
         &p.device,
         &p.employee,
         &p.local_time.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
         &p.state.to_string(),
-    ] {
+    ])
+}
+
+/// A record id: the first 16 bytes (hex) of SHA-256 over the parts, each prefixed with its
+/// length (u32 LE) so no two part lists hash alike. The first part names the record kind.
+pub fn stable_id(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
         h.update((part.len() as u32).to_le_bytes());
         h.update(part.as_bytes());
     }

@@ -252,11 +252,7 @@ fn api_token(
         return Ok((t, None));
     }
     let path = data_dir.join("api-token");
-    let token = read_or_create_secret(&path, || {
-        use rand::Rng;
-        let bytes: [u8; 24] = rand::thread_rng().gen();
-        hex::encode(bytes)
-    })?;
+    let token = read_or_create_secret(&path, random_token)?;
     Ok((SecretString::new(token), Some(path)))
 }
 

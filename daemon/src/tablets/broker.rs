@@ -51,12 +51,7 @@ impl AuthCache {
             return false;
         };
         let given = hex::encode(Sha256::digest(pass.as_bytes()));
-        given.len() == expected.len()
-            && given
-                .bytes()
-                .zip(expected.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0
+        crate::http::constant_time_eq(given.as_bytes(), expected.as_bytes())
     }
 }
 

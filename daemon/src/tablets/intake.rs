@@ -10,7 +10,7 @@ use hadir_config::Config;
 use jiff::tz::TimeZone;
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::Notification;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Semaphore};
 use x25519_dalek::StaticSecret;
@@ -55,7 +55,7 @@ impl TabletKeys {
 }
 
 /// One reason in a reply.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplyReason {
     /// Stable reason code.
     pub code: String,
@@ -68,7 +68,7 @@ pub struct ReplyReason {
 }
 
 /// What the tablet is told.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Reply {
     /// Protocol version.
     pub v: u32,
@@ -291,8 +291,7 @@ impl Intake {
             .map_err(store_err)?;
         // A retry of a check-in already stored: answer with the stored reply.
         if let Some(earlier) = &history.earlier_reply {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(earlier) {
-                let mut r: Reply = reply_from_json(&v);
+            if let Ok(mut r) = serde_json::from_str::<Reply>(earlier) {
                 r.server_time = jiff::Timestamp::now().to_string();
                 return Ok(r);
             }
@@ -543,39 +542,7 @@ impl<'a> From<&'a payload::CheckinIn> for RawView<'a> {
     }
 }
 
-fn reply_from_json(v: &serde_json::Value) -> Reply {
-    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-    Reply {
-        v: 1,
-        nonce: v["nonce"].as_str().map(str::to_string),
-        verdict: s("verdict"),
-        receipt: v["receipt"].as_str().map(str::to_string),
-        counted: v["counted"].as_bool().unwrap_or(false),
-        message_id: s("message_id"),
-        message_en: s("message_en"),
-        reasons: v["reasons"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|r| ReplyReason {
-                        code: r["code"].as_str().unwrap_or_default().into(),
-                        severity: r["severity"].as_str().unwrap_or_default().into(),
-                        id: r["id"].as_str().unwrap_or_default().into(),
-                        en: r["en"].as_str().unwrap_or_default().into(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        server_time: s("server_time"),
-    }
-}
-
 /// The stable id of a tablet check-in: a retry with the same nonce has the same id.
 pub fn checkin_record_id(office: &str, tablet: &str, nonce: &str) -> String {
-    let mut h = Sha256::new();
-    for part in ["hadir-checkin-v1", office, tablet, nonce] {
-        h.update((part.len() as u32).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(&h.finalize()[..16])
+    crate::record::stable_id(&["hadir-checkin-v1", office, tablet, nonce])
 }
