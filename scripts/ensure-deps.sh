@@ -13,6 +13,7 @@ if [ "${HADIR_DEPS:-test}" = test ]; then
   command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
   command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+  command -v npm >/dev/null 2>&1 || need_apt+=(npm)   # sample faces for the face tests
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${need_apt[*]}"
@@ -38,5 +39,30 @@ if [ "${HADIR_DEPS:-test}" = test ]; then
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check pyzk==0.9
+  fi
+fi
+
+if [ "${HADIR_DEPS:-test}" = test ]; then
+  # Face verification (issue 5): sample faces for the embedding tests, and onnxruntime as the
+  # benchmark's reference. The models themselves are in ../shared/models (not downloaded).
+  samples="$top/target/face-samples"
+  if [ ! -s "$samples/screenshot-facematch.jpg" ] && command -v npm >/dev/null 2>&1; then
+    echo "ensure-deps: fetching sample faces from npm @vladmandic/human@3.3.6 into $samples"
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && npm pack --silent @vladmandic/human@3.3.6 >/dev/null 2>&1); then
+      mkdir -p "$samples"
+      tar -xzf "$tmp"/vladmandic-human-3.3.6.tgz -C "$tmp" package/assets/screenshot-facematch.jpg package/assets/samples.jpg
+      cp "$tmp"/package/assets/screenshot-facematch.jpg "$tmp"/package/assets/samples.jpg "$samples/"
+    else
+      echo "ensure-deps: WARNING: npm pack failed; face tests that need sample faces will skip"
+    fi
+    rm -rf "$tmp"
+  fi
+  venv="$top/target/face-venv"
+  if ! "$venv/bin/python" -c 'import onnxruntime, numpy, PIL' >/dev/null 2>&1; then
+    echo "ensure-deps: creating $venv with onnxruntime"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check onnxruntime numpy pillow
   fi
 fi

@@ -26,6 +26,12 @@ pub struct Config {
     pub verification: Verification,
     /// The embedded MQTT broker that tablets and phones connect to.
     pub tablets: Tablets,
+    /// The HTTP listener push-mode (ADMS/iclock) readers upload to.
+    pub push: Push,
+    /// Keeping the readers' user lists and fingerprints in step with the roster.
+    pub roster_sync: RosterSync,
+    /// Face verification of check-in selfies (off until models are configured).
+    pub face: Face,
 }
 
 /// The embedded MQTT broker for check-in tablets and phones.
@@ -131,8 +137,10 @@ pub struct Storage {
     pub min_free_mb: u64,
     /// Keep records already acknowledged upstream this many days for local reports.
     pub retention_days: u32,
-    /// Keep selfies of rejected and needs-review check-ins this many days (accepted: none).
+    /// Keep selfies of rejected and needs-review check-ins this many days.
     pub photo_retention_days: u32,
+    /// Keep selfies of accepted check-ins this many days (0 = not kept at all).
+    pub photo_retention_accepted_days: u32,
 }
 
 impl Default for Storage {
@@ -143,6 +151,7 @@ impl Default for Storage {
             min_free_mb: 256,
             retention_days: 400,
             photo_retention_days: 30,
+            photo_retention_accepted_days: 0,
         }
     }
 }
@@ -337,6 +346,259 @@ impl Default for Verification {
             office_networks: Vec::new(),
             photo_near_duplicate_bits: 6,
             photo_max_kb: 512,
+        }
+    }
+}
+
+/// Face verification of check-in selfies: a face detector and an embedding model (ONNX), run on
+/// the gateway. Off while `detector_model` and `embedder_model` are unset; check-ins then record
+/// "face check not performed", never a pass. The defaults describe the reference models
+/// (BlazeFace back 256 and HSE faceres), so a config needs only the two paths for them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Face {
+    /// Face detector model (BlazeFace-style ONNX).
+    pub detector_model: Option<PathBuf>,
+    /// Face embedding model (ONNX); its SHA-256 is the identity stored with every template.
+    pub embedder_model: Option<PathBuf>,
+    /// Cosine similarity at or above which the selfie matches the enrolled face.
+    pub match_threshold: f32,
+    /// Scores in `[match_threshold - uncertain_band, match_threshold)` are "uncertain" (review);
+    /// below that the face does not match (reject).
+    pub uncertain_band: f32,
+    /// Face checks running at once (one thread each; inference is single-threaded).
+    pub workers: usize,
+    /// Face checks waiting for a worker; when full, a check-in gets "face check busy" (review)
+    /// at once instead of waiting.
+    pub queue: usize,
+    /// Longest a check-in waits for its face check (queue + inference), milliseconds; then it is
+    /// stored with "face check busy" (review).
+    pub wait_ms: u64,
+    /// Largest decoded image, pixels (width × height), checked before decoding.
+    pub max_image_pixels: u64,
+    /// Largest photo file accepted for enrollment, KiB (check-in selfies are capped by
+    /// `verification.photo_max_kb`).
+    pub max_photo_kb: u32,
+    /// Enrollment: smallest accepted face, pixels (detected box width in the photo).
+    pub min_face_px: u32,
+    /// The detector.
+    pub detector: FaceDetector,
+    /// The embedding model.
+    pub embedder: FaceEmbedder,
+}
+
+impl Default for Face {
+    fn default() -> Self {
+        Face {
+            detector_model: None,
+            embedder_model: None,
+            match_threshold: 0.60,
+            uncertain_band: 0.10,
+            workers: 1,
+            queue: 4,
+            wait_ms: 5000,
+            max_image_pixels: 4096 * 4096,
+            max_photo_kb: 8192,
+            min_face_px: 80,
+            detector: FaceDetector::default(),
+            embedder: FaceEmbedder::default(),
+        }
+    }
+}
+
+/// Memory layout of a model's image input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TensorLayout {
+    /// [1, height, width, channels] (TensorFlow).
+    #[default]
+    Nhwc,
+    /// [1, channels, height, width] (PyTorch, Caffe).
+    Nchw,
+}
+
+/// Channel order of a model's image input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    /// Red, green, blue.
+    #[default]
+    Rgb,
+    /// Blue, green, red (Caffe/OpenCV-trained models).
+    Bgr,
+}
+
+/// How overlapping detections of one face are merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NmsKind {
+    /// Keep the best box and drop the ones overlapping it.
+    Plain,
+    /// Average the overlapping boxes weighted by score (MediaPipe's choice; steadier boxes).
+    #[default]
+    Weighted,
+}
+
+/// A BlazeFace-style detector: SSD anchors on a square input, score logits and box/keypoint
+/// regressors per anchor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FaceDetector {
+    /// Input width and height, pixels.
+    pub input_size: u32,
+    /// Input layout.
+    pub layout: TensorLayout,
+    /// Input channel order.
+    pub channels: ChannelOrder,
+    /// Input value = (pixel × `scale` − `mean`) / `std`, pixel in 0..255, per channel in the
+    /// model's channel order.
+    pub scale: f32,
+    /// Per-channel mean (see `scale`).
+    pub mean: [f32; 3],
+    /// Per-channel divisor (see `scale`).
+    pub std: [f32; 3],
+    /// Anchor grid strides, pixels of the input (one per output pair).
+    pub strides: Vec<u32>,
+    /// Anchors per grid cell, one per stride.
+    pub anchors_per_cell: Vec<u32>,
+    /// Regressor values are offsets in input pixels divided by this (0 = `input_size`).
+    pub box_scale: f32,
+    /// Lowest face probability kept.
+    pub score_threshold: f32,
+    /// Boxes overlapping more than this (IoU) are the same face.
+    pub iou_threshold: f32,
+    /// Merging of overlapping boxes.
+    pub nms: NmsKind,
+}
+
+impl Default for FaceDetector {
+    fn default() -> Self {
+        FaceDetector {
+            input_size: 256,
+            layout: TensorLayout::Nhwc,
+            channels: ChannelOrder::Rgb,
+            scale: 1.0,
+            mean: [127.5; 3],
+            std: [127.5; 3],
+            strides: vec![16, 32],
+            anchors_per_cell: vec![2, 6],
+            box_scale: 0.0,
+            score_threshold: 0.75,
+            iou_threshold: 0.3,
+            nms: NmsKind::Weighted,
+        }
+    }
+}
+
+/// A face embedding model: a square face crop in, a vector out (compared by cosine).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FaceEmbedder {
+    /// Input width and height, pixels.
+    pub input_size: u32,
+    /// Input layout.
+    pub layout: TensorLayout,
+    /// Input channel order.
+    pub channels: ChannelOrder,
+    /// Input value = (pixel × `scale` − `mean`) / `std`, pixel in 0..255, per channel in the
+    /// model's channel order.
+    pub scale: f32,
+    /// Per-channel mean (see `scale`).
+    pub mean: [f32; 3],
+    /// Per-channel divisor (see `scale`).
+    pub std: [f32; 3],
+    /// Name of the embedding output (none = the model's largest output).
+    pub output: Option<String>,
+    /// The crop is the detected box enlarged by this factor, made square.
+    pub crop_scale: f32,
+    /// Rotate the crop so the eyes are level (from the detector's keypoints).
+    pub align: bool,
+}
+
+impl Default for FaceEmbedder {
+    fn default() -> Self {
+        FaceEmbedder {
+            input_size: 224,
+            layout: TensorLayout::Nhwc,
+            channels: ChannelOrder::Bgr,
+            scale: 1.0,
+            mean: [103.939, 116.779, 123.68],
+            std: [1.0; 3],
+            output: Some("global_pooling/Mean".into()),
+            crop_scale: 1.4,
+            align: false,
+        }
+    }
+}
+
+impl Face {
+    /// Whether face verification is configured (both models set).
+    pub fn enabled(&self) -> bool {
+        self.detector_model.is_some() && self.embedder_model.is_some()
+    }
+}
+
+/// The listener push-mode (ADMS/iclock) readers talk to; separate from the admin server because
+/// readers expect their own port and no authentication header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Push {
+    /// Run the push listener (default true).
+    pub enabled: bool,
+    /// Address readers push to (set `0.0.0.0:8081` so readers on the LAN reach it).
+    pub listen: SocketAddr,
+    /// Seconds between a reader's command polls (`Delay` in the handshake).
+    pub delay_s: u32,
+    /// Seconds a reader waits after a failed upload (`ErrorDelay`).
+    pub error_delay_s: u32,
+    /// Minutes between batched uploads when not real-time (`TransInterval`).
+    pub trans_interval_min: u32,
+    /// Ask readers to upload each punch as it happens (`Realtime=1`).
+    pub realtime: bool,
+    /// Largest upload accepted, KiB.
+    pub max_body_kb: u32,
+    /// Unknown serial numbers remembered for approval, at most.
+    pub max_unknown: u32,
+}
+
+impl Default for Push {
+    fn default() -> Self {
+        Push {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            delay_s: 10,
+            error_delay_s: 30,
+            trans_interval_min: 1,
+            realtime: true,
+            max_body_kb: 2048,
+            max_unknown: 64,
+        }
+    }
+}
+
+/// Roster sync: the gateway's employee table is the source of truth for the users on every
+/// reader; fingerprints enrolled on one reader are copied to the others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RosterSync {
+    /// Create, rename and remove users on readers to match the roster (default true).
+    pub enabled: bool,
+    /// Copy fingerprint templates enrolled on one reader to the others (default true).
+    pub templates: bool,
+    /// Seconds between checks of the roster against each reader.
+    pub interval_s: u64,
+    /// Also remove reader users the gateway never created (never admins). Default false: only
+    /// users the gateway put on a reader are removed when they leave the roster.
+    pub prune_unknown_users: bool,
+}
+
+impl Default for RosterSync {
+    fn default() -> Self {
+        RosterSync {
+            enabled: true,
+            templates: true,
+            interval_s: 30,
+            prune_unknown_users: false,
         }
     }
 }

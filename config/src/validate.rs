@@ -11,6 +11,8 @@ use crate::model::{Config, DeviceKind, UpstreamMode};
 use crate::secret;
 use crate::Problem;
 
+mod face;
+
 const SECTIONS: &[&str] = &[
     "office",
     "storage",
@@ -19,6 +21,9 @@ const SECTIONS: &[&str] = &[
     "upstream",
     "verification",
     "tablets",
+    "push",
+    "roster_sync",
+    "face",
 ];
 
 fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
@@ -55,11 +60,20 @@ pub(crate) fn deserialize_sections(text: &str) -> (Config, Vec<Problem>) {
             "tablets" => {
                 section(&key, value, &mut problems, &mut config.tablets);
             }
+            "push" => {
+                section(&key, value, &mut problems, &mut config.push);
+            }
+            "roster_sync" => {
+                section(&key, value, &mut problems, &mut config.roster_sync);
+            }
             "upstream" => {
                 section(&key, value, &mut problems, &mut config.upstream);
             }
             "verification" => {
                 section(&key, value, &mut problems, &mut config.verification);
+            }
+            "face" => {
+                section(&key, value, &mut problems, &mut config.face);
             }
             "devices" => match value {
                 toml::Value::Array(items) => {
@@ -292,6 +306,35 @@ pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
         }
     }
 
+    let push = &c.push;
+    if push.delay_s == 0 || push.delay_s > 3600 {
+        p.push(problem("push.delay_s", "must be between 1 and 3600 seconds"));
+    }
+    if push.error_delay_s == 0 || push.error_delay_s > 3600 {
+        p.push(problem(
+            "push.error_delay_s",
+            "must be between 1 and 3600 seconds",
+        ));
+    }
+    if push.max_body_kb < 16 || push.max_body_kb > 65_536 {
+        p.push(problem(
+            "push.max_body_kb",
+            "must be between 16 and 65536 KiB",
+        ));
+    }
+    if push.enabled && push.listen == c.admin.listen && push.listen.port() != 0 {
+        p.push(problem(
+            "push.listen",
+            "must differ from admin.listen (readers get their own port)",
+        ));
+    }
+    if c.roster_sync.interval_s == 0 || c.roster_sync.interval_s > 86_400 {
+        p.push(problem(
+            "roster_sync.interval_s",
+            "must be between 1 and 86400 seconds",
+        ));
+    }
+
     let u = &c.upstream;
     match u.mode {
         UpstreamMode::None => {}
@@ -448,6 +491,7 @@ pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
             "must be between 16 and 10240 KiB",
         ));
     }
+    face::check(&c.face, &mut p);
     p
 }
 

@@ -69,6 +69,36 @@ enum Command {
         #[command(subcommand)]
         command: TabletCommand,
     },
+    /// Run a whole demo office on this machine: reader simulator, tablets, provincial receiver.
+    Demo {
+        /// Keep the demo's files here (default: a temporary folder removed at the end).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Admin UI port on 127.0.0.1 (a free port is used if it is taken).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Stop by itself after this many seconds (default: run until Ctrl-C).
+        #[arg(long = "for", value_name = "SECONDS")]
+        run_for: Option<u64>,
+    },
+    /// Write the monthly attendance recap (per employee, per unit, per day) as XLSX or CSV.
+    Recap(crate::attendance::cli::RecapArgs),
+    /// Import the employee roster from a SIMPEG export (CSV, XLSX).
+    Roster {
+        /// Configuration file (TOML). Also read from $HADIR_CONFIG.
+        #[arg(long, short, env = "HADIR_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::attendance::cli::RosterCommand,
+    },
+    /// List or import national holidays and cuti bersama.
+    Holidays {
+        /// Configuration file (TOML). Also read from $HADIR_CONFIG.
+        #[arg(long, short, env = "HADIR_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::attendance::cli::HolidaysCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -107,11 +137,32 @@ fn load_config(path: Option<&std::path::Path>) -> Result<hadir_config::Config, E
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Recap(args) => match load_config(args.config.as_deref()) {
+            Ok(config) => run_async(crate::attendance::cli::recap(config, args)),
+            Err(code) => code,
+        },
+        Command::Roster { config, command } => match load_config(config.as_deref()) {
+            Ok(config) => run_async(crate::attendance::cli::roster(config, command)),
+            Err(code) => code,
+        },
+        Command::Holidays { config, command } => match load_config(config.as_deref()) {
+            Ok(config) => run_async(crate::attendance::cli::holidays(config, command)),
+            Err(code) => code,
+        },
         Command::Version => {
             println!("hadir {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Command::Doctor { config } => crate::doctor::main(config),
+        Command::Demo { dir, port, run_for } => {
+            let keep = dir.is_some();
+            run_async(crate::demo::run(crate::demo::DemoOptions {
+                dir,
+                admin_port: port,
+                run_for: run_for.map(std::time::Duration::from_secs),
+                keep,
+            }))
+        }
         Command::Zk { command } => run_async(crate::zk_cli::run(command)),
         Command::Tablet { config, command } => {
             let config = match load_config(config.as_deref()) {

@@ -2,7 +2,9 @@
 //! forward; see `docs/ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 
+pub mod attendance;
 pub mod cli;
+pub mod demo;
 pub mod devices;
 pub mod doctor;
 pub mod forward;

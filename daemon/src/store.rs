@@ -8,10 +8,16 @@
 
 mod checkins;
 mod devices;
+mod leave;
 mod open;
+mod operators;
 mod outbox;
 mod punches;
+mod readers;
+mod roster;
+mod schedules;
 mod schema;
+mod views;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -25,9 +31,20 @@ pub use checkins::{
 };
 pub use devices::DeviceStatus;
 pub use open::OpenReport;
+pub use operators::{OperatorRow, Role, SessionRow};
+pub use views::{AuditEntry, DayPresence, EmployeeView, PunchView, ReviewRow, TabletActivity, TravelOrderView};
 pub use outbox::OutboxRow;
 pub use punches::{Appended, StoreStats};
+pub use readers::{
+    reader_name, OperStored, ReaderRoster, SyncPolicy, SyncReport, UnknownReader,
+};
 pub use schema::CURRENT_VERSION;
+pub use leave::{
+    list as list_manual_entries, EntryFilter, EntryKind, ManualEntry, NewManualEntry,
+    MAX_ENTRY_DAYS,
+};
+pub use schedules::{holidays as holidays_between, load_calendar, HolidayImport};
+pub use roster::{RosterApplied, RosterRow};
 use writer::{Completion, Job};
 
 /// Name of the database file inside the data directory.

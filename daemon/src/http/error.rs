@@ -22,6 +22,15 @@ pub enum ApiError {
     /// The gateway is shutting down or the store failed; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// Logged in, but the role does not allow this, or the CSRF token is missing or wrong.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing (record, employee, ...).
+    #[error("{0}")]
+    NotFound(String),
+    /// Too many failed logins: the account is locked for a while.
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -35,12 +44,15 @@ impl From<StoreError> for ApiError {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
             ApiError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage-full"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            ApiError::Locked(_) => (StatusCode::TOO_MANY_REQUESTS, "locked"),
         }
     }
 }

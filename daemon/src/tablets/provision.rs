@@ -67,8 +67,15 @@ fn broker_urls(config: &Config) -> Vec<String> {
     v
 }
 
-/// Registers a tablet and returns its provisioning data (printed by the CLI).
+/// Registers a tablet and prints its provisioning data (as JSON with `json`).
 pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<Provisioning> {
+    let p = register(config, name).await?;
+    print(&p, json)?;
+    Ok(p)
+}
+
+/// Registers a tablet and returns its provisioning data without printing it.
+pub async fn register(config: &Config, name: &str) -> anyhow::Result<Provisioning> {
     let id = slug(name);
     anyhow::ensure!(
         !id.is_empty(),
@@ -112,10 +119,14 @@ pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<Prov
         gateway_key: hex::encode(PublicKey::from(&gateway_secret).as_bytes()),
         brokers: broker_urls(config),
     };
+    Ok(p)
+}
+
+fn print(p: &Provisioning, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(&p)?);
+        println!("{}", serde_json::to_string(p)?);
     } else {
-        println!("Tablet registered: {} ({name})", p.tablet);
+        println!("Tablet registered: {}", p.tablet);
         println!("  MQTT client id / username: {}", p.tablet);
         println!("  MQTT password:             {}", p.password);
         println!("  brokers:                   {}", p.brokers.join("  "));
@@ -129,13 +140,13 @@ pub async fn add(config: &Config, name: &str, json: bool) -> anyhow::Result<Prov
         );
         println!();
         println!("These credentials are shown once. Scan this code in the Hadir tablet app:");
-        let text = serde_json::to_string(&p)?;
+        let text = serde_json::to_string(p)?;
         match QrCode::new(text.as_bytes()) {
             Ok(code) => println!("{}", code.render::<Dense1x2>().quiet_zone(true).build()),
             Err(e) => println!("(QR code unavailable: {e}); provisioning JSON:\n{text}"),
         }
     }
-    Ok(p)
+    Ok(())
 }
 
 /// Lists tablets.

@@ -107,3 +107,38 @@ pub fn live_event(data: &[u8]) {
         assert_eq!(DeviceCounts::parse(&c.encode()), Ok(c));
     }
 }
+
+/// A push (ADMS) request body: parsed as ATTLOG in both column orders, as OPERLOG, as command
+/// results and as queued commands. Every line good in one parse must format back to a line that
+/// parses to the same value.
+pub fn push_body(data: &[u8]) {
+    use super::push::{self, ColumnOrder};
+    for order in [ColumnOrder::Push, ColumnOrder::UsbDat] {
+        for p in push::parse_attlog(data, order) {
+            assert!(p.line_no >= 1);
+            if let Ok(line) = p.result {
+                let again = match order {
+                    ColumnOrder::Push => push::format_attlog_line(&line),
+                    ColumnOrder::UsbDat => push::format_usb_line(&line),
+                };
+                assert_eq!(push::parse_attlog_line(again.as_bytes(), order), Ok(line));
+            }
+        }
+    }
+    for p in push::parse_operlog(data) {
+        if let Ok(push::OperLine::Fp(t)) = p.result {
+            let again = push::format_fp_line(&t);
+            assert_eq!(
+                push::parse_oper_line(again.as_bytes()),
+                Ok(push::OperLine::Fp(t))
+            );
+        }
+    }
+    let _ = push::parse_results(data);
+    for (id, cmd) in push::parse_requests(data) {
+        let again = push::format_request(id, &cmd);
+        let back = push::parse_requests(again.as_bytes());
+        assert_eq!(back.len(), 1);
+    }
+    let _ = push::parse_options(data);
+}

@@ -1,0 +1,2 @@
+//! Recap benchmark (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Recap correctness and export tests (being written).
