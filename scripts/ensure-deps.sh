@@ -14,6 +14,9 @@ if [ "${HADIR_DEPS:-test}" = test ]; then
   command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)   # sample faces for the face tests
+  # Headless Chromium and its WebDriver for the web UI browser test (tests/browser.rs).
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromedriver ] || need_apt+=(chromium-driver)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${need_apt[*]}"

@@ -127,3 +127,55 @@ fn problems_render_with_line_and_path() {
         "{text}"
     );
 }
+
+#[test]
+fn face_verification_is_off_by_default_and_describes_the_reference_models() {
+    let c = parse("", "empty").unwrap();
+    assert!(!c.face.enabled());
+    assert_eq!(c.face.detector.strides, [16, 32]);
+    assert_eq!(c.face.embedder.channels, ChannelOrder::Bgr);
+    assert_eq!(c.storage.photo_retention_days, 30);
+    assert_eq!(c.storage.photo_retention_accepted_days, 0);
+}
+
+#[test]
+fn one_face_model_without_the_other_and_a_band_above_the_threshold_are_named() {
+    let dir = std::env::temp_dir();
+    let ps = problems(&format!(
+        "[face]\ndetector_model = \"{}\"\nmatch_threshold = 0.5\nuncertain_band = 0.6\n\
+         [face.detector]\nstrides = [16, 30]\nanchors_per_cell = [2]\n",
+        dir.display()
+    ));
+    assert!(find(&ps, "face.embedder_model")
+        .message
+        .contains("both models"));
+    assert!(find(&ps, "face.detector_model")
+        .message
+        .contains("not a file"));
+    assert!(find(&ps, "face.uncertain_band").message.contains("below"));
+    assert!(find(&ps, "face.detector.strides")
+        .message
+        .contains("divide"));
+    assert!(find(&ps, "face.detector.anchors_per_cell")
+        .message
+        .contains("one entry"));
+}
+
+#[test]
+fn a_face_section_for_an_nchw_rgb_model_parses() {
+    let model = std::env::current_exe().unwrap();
+    let c = parse(
+        &format!(
+            "[face]\ndetector_model = \"{m}\"\nembedder_model = \"{m}\"\nworkers = 2\n\
+             [face.embedder]\ninput_size = 112\nlayout = \"nchw\"\nchannels = \"rgb\"\n\
+             mean = [127.5, 127.5, 127.5]\nstd = [128.0, 128.0, 128.0]\noutput = \"fc1\"\nalign = true\n",
+            m = model.display()
+        ),
+        "t",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.face.enabled());
+    assert_eq!(c.face.embedder.layout, TensorLayout::Nchw);
+    assert_eq!(c.face.embedder.output.as_deref(), Some("fc1"));
+    assert_eq!(c.face.workers, 2);
+}

@@ -308,7 +308,10 @@ pub(crate) fn check_semantics(c: &Config) -> Vec<Problem> {
 
     let push = &c.push;
     if push.delay_s == 0 || push.delay_s > 3600 {
-        p.push(problem("push.delay_s", "must be between 1 and 3600 seconds"));
+        p.push(problem(
+            "push.delay_s",
+            "must be between 1 and 3600 seconds",
+        ));
     }
     if push.error_delay_s == 0 || push.error_delay_s > 3600 {
         p.push(problem(

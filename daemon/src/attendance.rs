@@ -44,3 +44,14 @@ pub enum AttendanceError {
     #[error("cannot write the spreadsheet: {0}")]
     Xlsx(String),
 }
+
+impl AttendanceError {
+    /// True when the request or file was at fault (answer 400 with the message), false when the
+    /// gateway was (answer 500 / 507).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            AttendanceError::Invalid(_) | AttendanceError::Store(StoreError::Invalid(_))
+        )
+    }
+}

@@ -61,6 +61,14 @@ enum Command {
         #[command(subcommand)]
         command: crate::zk_cli::ZkCommand,
     },
+    /// Enroll, list or remove employees' faces for selfie verification.
+    Face {
+        /// Configuration file (TOML). Also read from $HADIR_CONFIG.
+        #[arg(long, short, env = "HADIR_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::face::cli::FaceCommand,
+    },
     /// Register, list or revoke check-in tablets.
     Tablet {
         /// Configuration file (TOML). Also read from $HADIR_CONFIG.
@@ -98,6 +106,14 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: crate::attendance::cli::HolidaysCommand,
+    },
+    /// Add, list or reset operator accounts of the web UI.
+    Operator {
+        /// Configuration file (TOML). Also read from $HADIR_CONFIG.
+        #[arg(long, short, env = "HADIR_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::operator_cli::OperatorCommand,
     },
     /// Print the version.
     Version,
@@ -149,6 +165,10 @@ pub fn main() -> ExitCode {
             Ok(config) => run_async(crate::attendance::cli::holidays(config, command)),
             Err(code) => code,
         },
+        Command::Operator { config, command } => match load_config(config.as_deref()) {
+            Ok(config) => run_async(crate::operator_cli::run(config, command)),
+            Err(code) => code,
+        },
         Command::Version => {
             println!("hadir {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -164,6 +184,13 @@ pub fn main() -> ExitCode {
             }))
         }
         Command::Zk { command } => run_async(crate::zk_cli::run(command)),
+        Command::Face { config, command } => {
+            let config = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run_async(crate::face::cli::run(config, command))
+        }
         Command::Tablet { config, command } => {
             let config = match load_config(config.as_deref()) {
                 Ok(c) => c,

@@ -229,11 +229,7 @@ impl Office {
             }))
             .send()
             .await?;
-        anyhow::ensure!(
-            r.status().is_success(),
-            "travel order: {}",
-            r.text().await?
-        );
+        anyhow::ensure!(r.status().is_success(), "travel order: {}", r.text().await?);
         Ok(())
     }
 
@@ -392,7 +388,12 @@ fn print_banner(office: &Office, login: Option<&str>) {
     println!(
         "  office QR     http://{}/qr?token=<{}>",
         office.admin,
-        office.config.storage.data_dir.join("display-token").display()
+        office
+            .config
+            .storage
+            .data_dir
+            .join("display-token")
+            .display()
     );
     println!("  health        http://{}/health", office.admin);
     println!(

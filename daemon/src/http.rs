@@ -1,10 +1,16 @@
 //! The admin HTTP server: `/health` for monitoring and the local JSON API under `/api/v1`.
 
+pub mod api;
+pub mod auth;
 mod error;
+pub mod html;
+pub mod i18n;
 mod metrics;
+pub mod openapi;
+pub mod pages;
 mod punches;
 mod qr;
-mod roster;
+pub mod readers;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,13 +62,12 @@ pub fn router(state: AdminState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics::render))
         .route("/api/v1/punches", post(punches::create))
-        .route(
-            "/api/v1/employees/{nip}",
-            axum::routing::put(roster::put_employee),
-        )
-        .route("/api/v1/travel-orders", post(roster::post_travel_order))
         .route("/api/v1/qr", get(qr::json))
         .route("/qr", get(qr::page))
+        // The operator API and pages (issue 6): `http/api.rs`, `http/pages.rs`.
+        .merge(api::api().into_router())
+        .merge(pages::routes())
+        .merge(readers::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

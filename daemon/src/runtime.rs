@@ -46,6 +46,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let store = owner.store();
+    // First start: an `admin` operator with a one-time password (printed once below).
+    let first_admin = crate::http::auth::ensure_admin(&store, &data_dir)
+        .await
+        .context("creating the first operator account")?;
     let key = forward::identity::load_or_create(&data_dir)?;
     let forward_status = Arc::new(std::sync::Mutex::new(ForwardStatus {
         mode: format!("{:?}", config.upstream.mode).to_lowercase(),
@@ -62,11 +66,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("data_dir/qr-secret is not hex")?,
     );
     let config = Arc::new(config);
+    let face_pool = crate::face::start_pool(&config).await?;
     let (tablet_listeners, tablet_tasks) = if config.tablets.enabled {
         let service = crate::tablets::start(
             config.clone(),
             store.clone(),
             qr_secret.clone(),
+            face_pool.clone(),
             shutdown_rx.clone(),
         )
         .await
@@ -79,6 +85,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the admin HTTP server to {}", config.admin.listen))?;
     let admin_addr = admin_listener.local_addr()?;
+    let push_listener = if config.push.enabled {
+        Some(
+            tokio::net::TcpListener::bind(config.push.listen)
+                .await
+                .with_context(|| {
+                    format!("binding the push reader listener to {}", config.push.listen)
+                })?,
+        )
+    } else {
+        None
+    };
+    let push_addr = push_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
     let state = AdminState {
         store: store.clone(),
@@ -112,6 +130,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for (kind, addr) in &tablet_listeners {
         writeln!(out, "hadir: tablets {kind}://{addr}")?;
     }
+    if let Some(addr) = push_addr {
+        writeln!(out, "hadir: push readers http://{addr}/iclock/cdata")?;
+    }
     writeln!(
         out,
         "hadir: office QR display http://{admin_addr}/qr?token=<token in {}>",
@@ -119,6 +140,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )?;
     if let Some(p) = &token_path {
         writeln!(out, "hadir: API token in {}", p.display())?;
+    }
+    if let Some((path, password)) = &first_admin {
+        writeln!(
+            out,
+            "hadir: first start: operator web UI login \"admin\" with one-time password {password} (also in {}; change it at first login)",
+            path.display()
+        )?;
     }
     writeln!(out, "hadir: ready")?;
     out.flush()?;
@@ -134,6 +162,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown_rx.clone(),
     ));
     let readers = crate::devices::spawn_pull_readers(&config, &store, &shutdown_rx)?;
+    let push_tasks =
+        crate::devices::spawn_push_service(config.clone(), &store, push_listener, &shutdown_rx)?;
     let forwarder = if config.upstream.mode != hadir_config::UpstreamMode::None {
         let password = secret::resolve(
             "password",
@@ -173,6 +203,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Anything they had not committed was never acknowledged to anyone.
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = readers;
     tasks.extend(tablet_tasks);
+    tasks.extend(push_tasks);
     tasks.extend(forwarder);
     tasks.push(retention);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -8,6 +8,7 @@
 
 mod checkins;
 mod devices;
+mod faces;
 mod leave;
 mod open;
 mod operators;
@@ -30,21 +31,22 @@ pub use checkins::{
     CheckinHistory, CheckinRecord, Employee, HistoryQuery, TabletRow, TravelOrderRow,
 };
 pub use devices::DeviceStatus;
-pub use open::OpenReport;
-pub use operators::{OperatorRow, Role, SessionRow};
-pub use views::{AuditEntry, DayPresence, EmployeeView, PunchView, ReviewRow, TabletActivity, TravelOrderView};
-pub use outbox::OutboxRow;
-pub use punches::{Appended, StoreStats};
-pub use readers::{
-    reader_name, OperStored, ReaderRoster, SyncPolicy, SyncReport, UnknownReader,
-};
-pub use schema::CURRENT_VERSION;
+pub use faces::{FaceEnrollment, FaceTemplate, NewFaceTemplate};
 pub use leave::{
     list as list_manual_entries, EntryFilter, EntryKind, ManualEntry, NewManualEntry,
     MAX_ENTRY_DAYS,
 };
-pub use schedules::{holidays as holidays_between, load_calendar, HolidayImport};
+pub use open::OpenReport;
+pub use operators::{OperatorRow, Role, SessionRow};
+pub use outbox::OutboxRow;
+pub use punches::{Appended, StoreStats};
+pub use readers::{reader_name, OperStored, ReaderRoster, SyncPolicy, SyncReport, UnknownReader};
 pub use roster::{RosterApplied, RosterRow};
+pub use schedules::{holidays as holidays_between, load_calendar, HolidayImport};
+pub use schema::CURRENT_VERSION;
+pub use views::{
+    AuditEntry, DayPresence, EmployeeView, PunchView, ReviewRow, TabletActivity, TravelOrderView,
+};
 use writer::{Completion, Job};
 
 /// Name of the database file inside the data directory.
@@ -130,6 +132,7 @@ impl StoreOwner {
     ) -> Result<(StoreOwner, OpenReport), StoreError> {
         let path = data_dir.join(DB_FILE);
         let (conn, report) = open::open_checked(&path)?;
+        faces::restrict_permissions(&path)?;
         let readers = (0..READERS)
             .map(|_| open::connect(&path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;

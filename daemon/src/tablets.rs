@@ -35,6 +35,7 @@ pub async fn start(
     config: Arc<Config>,
     store: Store,
     qr_secret: Arc<Vec<u8>>,
+    face: Option<crate::face::FacePool>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<TabletService> {
     let data_dir = config.storage.data_dir.clone();
@@ -60,6 +61,7 @@ pub async fn start(
         qr_secret,
         dhashes: Mutex::new(VecDeque::from(dhashes)),
         link_tx: Mutex::new(link_tx),
+        face,
     });
     // Check-ins verified and stored at once: enough for the store's group commit to batch many
     // fsyncs into one, bounded by `tablets.queue`.

@@ -148,32 +148,51 @@ pub enum PhotoSeen {
     },
 }
 
-/// The result of a face comparison, when one is made (the slot for the face-check work).
+/// The result of the face check ([`crate::face`]): recorded with the check-in, shown in the
+/// reply and the review queue. Only `Match` is a pass; `NotPerformed` never counts as one.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "face")]
 pub enum FaceOutcome {
-    /// No face comparison was made. Reported as Info; never counts as a pass.
+    /// No face check configured (`[face]` has no models). Reported as Info; never a pass.
     #[default]
     NotPerformed,
     /// The selfie matches the enrolled face.
     Match {
-        /// Similarity score from the matcher.
+        /// Best cosine similarity to the enrolled templates.
         score: f32,
+        /// `face.match_threshold`.
+        threshold: f32,
     },
-    /// The matcher is not sure (between its match and mismatch thresholds): review.
+    /// Just below the threshold (within `face.uncertain_band`): review.
     Uncertain {
-        /// Similarity score from the matcher.
+        /// Best cosine similarity.
         score: f32,
+        /// `face.match_threshold`.
+        threshold: f32,
     },
-    /// The selfie shows someone else: reject.
+    /// Below the threshold and the uncertain band: someone else, reject.
     Mismatch {
-        /// Similarity score from the matcher.
+        /// Best cosine similarity.
         score: f32,
+        /// `face.match_threshold`.
+        threshold: f32,
     },
     /// No face was found in the selfie: review.
     NoFace,
-    /// No enrolled face to compare with: review.
-    NoReference,
+    /// More than one prominent face in the selfie: review.
+    SeveralFaces {
+        /// How many.
+        count: u32,
+    },
+    /// No enrolled face for this employee and model: review.
+    NotEnrolled {
+        /// Templates the employee has for other models (never compared).
+        other_models: u32,
+    },
+    /// Every face-check worker was busy (queue full or waited too long): review.
+    Busy,
+    /// The face engine failed on this selfie: review.
+    Failed,
 }
 
 /// Everything the rules need that comes from the store or config (the caller gathers it).

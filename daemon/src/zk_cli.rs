@@ -1,4 +1,5 @@
-//! `hadir zk …`: field tools for IT staff to talk to a reader directly (the gateway need not run).
+//! `hadir zk …`: field tools for IT staff to talk to a reader directly (the gateway need not run),
+//! and `hadir zk import` for USB attendance exports.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -47,11 +48,145 @@ pub enum ZkCommand {
     },
     /// Print punches as they happen until Ctrl-C.
     Live(Target),
+    /// Import a reader's USB attendance export (attlog .dat) into the store, de-duplicated
+    /// with everything pulled or pushed from the same reader. Bad lines are reported with
+    /// their line numbers; good lines are kept. Exit code 2 when some lines were rejected.
+    Import(ImportArgs),
+}
+
+/// Arguments of `hadir zk import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The attlog file from the reader's USB export.
+    pub file: std::path::PathBuf,
+    /// Serial number of the reader the file came from (as the reader reports it over the
+    /// network, so punches it also sent are recognised as the same).
+    #[arg(long)]
+    pub device: String,
+    /// Configuration file (data directory, office, time zone); the built-in default otherwise.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Column order after the time: `usb` = verify then state (USB exports), `push` = state
+    /// then verify (ADMS ATTLOG lines saved to a file).
+    #[arg(long, value_enum, default_value = "usb")]
+    pub columns: Columns,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Column order of an attlog file.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum Columns {
+    /// PIN, time, verify, state, workcode, ...
+    Usb,
+    /// PIN, time, state, verify, workcode, ...
+    Push,
+}
+
+/// Largest attlog file accepted, bytes.
+const MAX_IMPORT_BYTES: u64 = 512 << 20;
+/// Punches stored per transaction during an import.
+const IMPORT_CHUNK: usize = 5_000;
+
+/// Exit code of `hadir zk import` when some lines were rejected (the good ones were stored).
+pub const EXIT_SOME_REJECTED: i32 = 2;
+
+async fn import(a: ImportArgs) -> anyhow::Result<bool> {
+    use hadir_drivers::zk::push::ColumnOrder;
+    let device = a.device.trim().to_string();
+    if device.is_empty() || device.len() > 64 || !device.bytes().all(|b| b.is_ascii_graphic()) {
+        anyhow::bail!("--device must be the reader's serial number (1–64 printable characters)");
+    }
+    let config = match &a.config {
+        Some(p) => hadir_config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => hadir_config::embedded_default(),
+    };
+    let len = std::fs::metadata(&a.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.file.display()))?
+        .len();
+    if len > MAX_IMPORT_BYTES {
+        anyhow::bail!(
+            "{} is larger than {} MiB",
+            a.file.display(),
+            MAX_IMPORT_BYTES >> 20
+        );
+    }
+    let body = std::fs::read(&a.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.file.display()))?;
+    let order = match a.columns {
+        Columns::Usb => ColumnOrder::UsbDat,
+        Columns::Push => ColumnOrder::Push,
+    };
+    let (punches, bad) =
+        crate::devices::push::lines_to_punches(&device, &body, order, crate::record::Source::ZkUsb);
+    for (line, reason) in &bad {
+        eprintln!("{}:{line}: rejected: {reason}", a.file.display());
+    }
+    let owner = crate::store::StoreOwner::open_for_tool(&config).await?;
+    let store = owner.store();
+    let total = punches.len();
+    let mut new = 0usize;
+    let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
+    let mut result = Ok(());
+    for p in punches {
+        chunk.push(p);
+        if chunk.len() == IMPORT_CHUNK {
+            match store.append_punches(std::mem::take(&mut chunk)).await {
+                Ok(out) => new += out.iter().filter(|x| !x.duplicate).count(),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+    }
+    if result.is_ok() && !chunk.is_empty() {
+        match store.append_punches(chunk).await {
+            Ok(out) => new += out.iter().filter(|x| !x.duplicate).count(),
+            Err(e) => result = Err(e),
+        }
+    }
+    if result.is_ok() {
+        let detail = format!(
+            "{} lines: {new} new, {} duplicates, {} rejected",
+            total + bad.len(),
+            total - new,
+            bad.len()
+        );
+        result = store.audit("cli", "usb-import", &device, &detail).await;
+    }
+    drop(store);
+    tokio::task::spawn_blocking(move || owner.close()).await?;
+    result.map_err(|e| {
+        anyhow::anyhow!("import stopped, nothing after the last stored chunk was kept: {e}")
+    })?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"device": device, "lines": total + bad.len(), "stored": total,
+                "new": new, "duplicates": total - new,
+                "rejected": bad.iter().map(|(l, r)| serde_json::json!({"line": l, "reason": r})).collect::<Vec<_>>()})
+        );
+    } else {
+        println!(
+            "imported {total} punch(es) from {}: {new} new, {} already stored, {} line(s) rejected",
+            a.file.display(),
+            total - new,
+            bad.len()
+        );
+    }
+    Ok(bad.is_empty())
 }
 
 /// Runs a `hadir zk` command.
 pub async fn run(cmd: ZkCommand) -> anyhow::Result<()> {
     match cmd {
+        ZkCommand::Import(a) => {
+            if !import(a).await? {
+                std::process::exit(EXIT_SOME_REJECTED);
+            }
+        }
         ZkCommand::Info(t) => {
             let mut c = connect(&t).await?;
             let info = c.device_info().await?;

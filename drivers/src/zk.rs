@@ -15,10 +15,10 @@ pub use client::{
     ClientOptions, DeviceInfo, DeviceProfile, LiveEvents, Transport, ZkClient, ZkError,
 };
 pub use codec::{cmd, make_commkey, CodecError, Packet};
+pub use push_sim::{PushSim, PushSimConfig, PushSimStats};
 pub use records::{
     AttendanceRecord, DeviceCounts, LiveEvent, LiveEventFormat, RecordError, RecordLayout, User,
     UserLayout,
 };
-pub use push_sim::{PushSim, PushSimConfig, PushSimStats};
 pub use sim::{Faults, SimConfig, SimHandle, Simulator};
 pub use time::{TimeError, ZkDateTime};

@@ -45,7 +45,7 @@ pub fn layer_sizes(input_size: u32, strides: &[u32], per_cell: &[u32]) -> Vec<us
         .iter()
         .zip(per_cell)
         .map(|(&s, &n)| {
-            let g = if s == 0 { 0 } else { (input_size / s) as usize };
+            let g = input_size.checked_div(s).unwrap_or(0) as usize;
             g * g * n as usize
         })
         .collect()
@@ -113,7 +113,7 @@ pub fn decode(
     let keypoints = (values_per_anchor - 4) / 2;
     for (i, (a, &logit)) in anchors.iter().zip(logits).enumerate() {
         let score = sigmoid(logit);
-        if !(score >= min_score) {
+        if score.is_nan() || score < min_score {
             continue;
         }
         let Some(r) = regressors.get(i * values_per_anchor..(i + 1) * values_per_anchor) else {
@@ -126,7 +126,12 @@ pub fn decode(
             w: r[2] / box_scale,
             h: r[3] / box_scale,
             keypoints: (0..keypoints)
-                .map(|k| (r[4 + 2 * k] / box_scale + a.x, r[5 + 2 * k] / box_scale + a.y))
+                .map(|k| {
+                    (
+                        r[4 + 2 * k] / box_scale + a.x,
+                        r[5 + 2 * k] / box_scale + a.y,
+                    )
+                })
                 .collect(),
         };
         if d.w > 0.0 && d.h > 0.0 && d.cx.is_finite() && d.cy.is_finite() {
@@ -204,11 +209,29 @@ mod tests {
         let a = anchors(256, &[16, 32], &[2, 6]);
         assert_eq!(a.len(), 512 + 384);
         assert_eq!(layer_sizes(256, &[16, 32], &[2, 6]), [512, 384]);
-        assert_eq!(a[0], Anchor { x: 0.5 / 16.0, y: 0.5 / 16.0 });
+        assert_eq!(
+            a[0],
+            Anchor {
+                x: 0.5 / 16.0,
+                y: 0.5 / 16.0
+            }
+        );
         assert_eq!(a[1], a[0], "two anchors per cell share the centre");
         assert_eq!(a[2].x, 1.5 / 16.0);
-        assert_eq!(a[512], Anchor { x: 0.5 / 8.0, y: 0.5 / 8.0 });
-        assert_eq!(a[895], Anchor { x: 7.5 / 8.0, y: 7.5 / 8.0 });
+        assert_eq!(
+            a[512],
+            Anchor {
+                x: 0.5 / 8.0,
+                y: 0.5 / 8.0
+            }
+        );
+        assert_eq!(
+            a[895],
+            Anchor {
+                x: 7.5 / 8.0,
+                y: 7.5 / 8.0
+            }
+        );
     }
 
     #[test]

@@ -198,9 +198,9 @@ impl Rejection {
             Rejection::SeveralFaces { count } => {
                 format!("Ada {count} wajah di foto; foto harus hanya berisi pegawai")
             }
-            Rejection::FaceTooSmall { px, min } => format!(
-                "Wajah terlalu kecil ({px} piksel, minimal {min}); ambil foto lebih dekat"
-            ),
+            Rejection::FaceTooSmall { px, min } => {
+                format!("Wajah terlalu kecil ({px} piksel, minimal {min}); ambil foto lebih dekat")
+            }
             Rejection::TooDark { .. } => "Wajah terlalu gelap; tambah cahaya".into(),
             Rejection::TooBright { .. } => "Wajah terlalu terang; kurangi cahaya".into(),
             Rejection::LowContrast { .. } => "Wajah kurang jelas (kontras rendah)".into(),
@@ -502,9 +502,7 @@ fn load_embedder(path: &Path, cfg: &FaceConfig) -> Result<(Embedder, String), Fa
             ))
         })?;
     }
-    let model = model
-        .into_optimized()
-        .map_err(|e| bad(format!("{e:#}")))?;
+    let model = model.into_optimized().map_err(|e| bad(format!("{e:#}")))?;
     let n_out = model.output_outlets().map(|o| o.len()).unwrap_or(0);
     let output = (0..n_out)
         .max_by_key(|&i| {

@@ -76,7 +76,8 @@ impl RgbImage {
         let mut out = RgbImage::filled(w, h, [0; 3]);
         for row in 0..h {
             let from = ((y + row) * self.width + x) * 3;
-            out.data[row * w * 3..(row + 1) * w * 3].copy_from_slice(&self.data[from..from + w * 3]);
+            out.data[row * w * 3..(row + 1) * w * 3]
+                .copy_from_slice(&self.data[from..from + w * 3]);
         }
         out
     }
@@ -284,7 +285,10 @@ fn looks_like(b: &[u8]) -> Option<&'static str> {
         Some("WebP")
     } else if b.len() >= 12
         && &b[4..8] == b"ftyp"
-        && matches!(&b[8..12], b"heic" | b"heix" | b"mif1" | b"msf1" | b"hevc" | b"avif")
+        && matches!(
+            &b[8..12],
+            b"heic" | b"heix" | b"mif1" | b"msf1" | b"hevc" | b"avif"
+        )
     {
         Some("HEIC/AVIF")
     } else if b.starts_with(b"%PDF") {
@@ -448,7 +452,8 @@ fn decode_png(bytes: &[u8], limits: &Limits) -> Result<RgbImage, ImageError> {
             .unwrap_or(usize::MAX)
             .saturating_mul(4)
             .saturating_add(1 << 20);
-        let mut dec = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: alloc });
+        let mut dec =
+            png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: alloc });
         dec.set_transformations(png::Transformations::normalize_to_color8());
         let mut reader = dec.read_info().map_err(png_error)?;
         let (width, height) = {
@@ -456,11 +461,13 @@ fn decode_png(bytes: &[u8], limits: &Limits) -> Result<RgbImage, ImageError> {
             (info.width, info.height)
         };
         check_png_dimensions(width, height, limits)?;
-        let size = reader.output_buffer_size().ok_or(ImageError::TooManyPixels {
-            width,
-            height,
-            max_pixels: limits.max_pixels,
-        })?;
+        let size = reader
+            .output_buffer_size()
+            .ok_or(ImageError::TooManyPixels {
+                width,
+                height,
+                max_pixels: limits.max_pixels,
+            })?;
         let mut buf = vec![0u8; size];
         let frame = reader.next_frame(&mut buf).map_err(png_error)?;
         let (w, h) = (frame.width as usize, frame.height as usize);

@@ -11,12 +11,14 @@
 #![forbid(unsafe_code)]
 
 pub mod detect;
+#[cfg(feature = "engine")]
 mod engine;
 pub mod image;
 pub mod matcher;
 pub mod quality;
 pub mod sample;
 
+#[cfg(feature = "engine")]
 pub use engine::{
     Analysis, Candidate, Check, Face, FaceEngine, FaceError, Rejection, Session, PROMINENT_RATIO,
 };

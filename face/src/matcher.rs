@@ -12,7 +12,7 @@ impl Embedding {
             return None;
         }
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if !(norm > 0.0) {
+        if norm.is_nan() || norm <= 0.0 {
             return None;
         }
         Some(Embedding(v.into_iter().map(|x| x / norm).collect()))

@@ -73,11 +73,18 @@ mod tests {
     fn a_checkerboard_is_sharp_and_contrasty() {
         let px: Vec<[f32; 3]> = (0..SIZE * SIZE)
             .map(|i| {
-                let v = if ((i % SIZE) / 4 + (i / SIZE) / 4) % 2 == 0 { 30.0 } else { 220.0 };
+                let v = if ((i % SIZE) / 4 + (i / SIZE) / 4) % 2 == 0 {
+                    30.0
+                } else {
+                    220.0
+                };
                 [v; 3]
             })
             .collect();
         let q = measure(&px);
-        assert!(q.contrast > 90.0 && q.sharpness > MIN_SHARPNESS * 10.0, "{q:?}");
+        assert!(
+            q.contrast > 90.0 && q.sharpness > MIN_SHARPNESS * 10.0,
+            "{q:?}"
+        );
     }
 }

@@ -220,7 +220,10 @@ mod tests {
         for (i, p) in out.iter().enumerate() {
             let want = img.pixel(i % 16, i / 16);
             for c in 0..3 {
-                assert!((p[c] - f32::from(want[c])).abs() < 0.01, "{i} {p:?} {want:?}");
+                assert!(
+                    (p[c] - f32::from(want[c])).abs() < 0.01,
+                    "{i} {p:?} {want:?}"
+                );
             }
         }
     }
@@ -232,7 +235,10 @@ mod tests {
         assert_eq!((lb.side, lb.pad_x, lb.pad_y), (200.0, 0.0, 50.0));
         let out = sample(&img, &map, 64);
         assert!(out[0][0] < 1.0, "top bar is black");
-        assert!((out[32 * 64 + 32][0] - 200.0).abs() < 0.5, "centre is the image");
+        assert!(
+            (out[32 * 64 + 32][0] - 200.0).abs() < 0.5,
+            "centre is the image"
+        );
         assert!(out[63 * 64 + 10][0] < 1.0, "bottom bar is black");
         assert_eq!(lb.to_source(0.5, 0.5), (100.0, 50.0));
     }
@@ -245,7 +251,10 @@ mod tests {
         let out = sample(&img, &map, 32);
         let left = out[16 * 32 + 4];
         let right = out[16 * 32 + 28];
-        assert!(right[1] > left[1] + 50.0, "green (source y) grows along crop x");
+        assert!(
+            right[1] > left[1] + 50.0,
+            "green (source y) grows along crop x"
+        );
         assert!((right[0] - left[0]).abs() < 10.0, "red (source x) does not");
     }
 

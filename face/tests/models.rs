@@ -13,13 +13,20 @@ use hadir_face::{
 fn models_dir() -> PathBuf {
     std::env::var_os("HADIR_MODELS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/models")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/models"))
+        })
 }
 
 fn samples_dir() -> PathBuf {
     std::env::var_os("HADIR_FACE_SAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/face-samples")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/face-samples"
+            ))
+        })
 }
 
 fn config() -> hadir_config::Face {
@@ -75,7 +82,8 @@ fn embed_largest(engine: &FaceEngine, img: &RgbImage) -> Embedding {
 /// Tiles of the "extracted faces" grid in `screenshot-facematch.jpg` (1920×954: 18 columns of
 /// 106.7 px, rows of 112.5 px from y = 283), each padded into a grey square so the detector sees
 /// the face at a normal scale. Hand-picked tiles of visibly different people.
-const DIFFERENT_PEOPLE: [(usize, usize); 7] = [(0, 0), (1, 5), (1, 6), (2, 3), (3, 2), (4, 8), (5, 5)];
+const DIFFERENT_PEOPLE: [(usize, usize); 7] =
+    [(0, 0), (1, 5), (1, 6), (2, 3), (3, 2), (4, 8), (5, 5)];
 
 fn facematch_tile(sheet: &RgbImage, row: usize, col: usize) -> RgbImage {
     let x = (col as f32 * 1920.0 / 18.0) as usize + 1;
@@ -120,13 +128,19 @@ fn the_detector_finds_the_astronauts_face_where_a_person_sees_it() {
     // cheek: (176, 76)–(278, 180).
     let hand = (176.0, 76.0, 278.0, 180.0);
     let found = (f.x, f.y, f.x + f.width, f.y + f.height);
-    assert!(iou(hand, found) > 0.75, "box {found:?} vs hand-checked {hand:?}");
+    assert!(
+        iou(hand, found) > 0.75,
+        "box {found:?} vs hand-checked {hand:?}"
+    );
     assert!(f.score > 0.8, "score {}", f.score);
     // Keypoints: the eyes in the upper half of the box, right eye (image left) first.
     let (re, le) = (f.keypoints[0], f.keypoints[1]);
     assert!(re.0 < le.0, "right eye {re:?} left of left eye {le:?}");
     for eye in [re, le] {
-        assert!(eye.1 > f.y && eye.1 < f.y + f.height / 2.0, "eye {eye:?} in {found:?}");
+        assert!(
+            eye.1 > f.y && eye.1 < f.y + f.height / 2.0,
+            "eye {eye:?} in {found:?}"
+        );
     }
 }
 
@@ -183,7 +197,10 @@ fn the_same_face_flipped_shifted_or_recompressed_matches_itself() {
         eprintln!("{name}: cosine {score:.3}");
         assert!(score >= threshold, "{name}: {score} < {threshold}");
         let mut s = engine.session().unwrap();
-        match s.verify_image(&variant, std::slice::from_ref(&reference)).unwrap() {
+        match s
+            .verify_image(&variant, std::slice::from_ref(&reference))
+            .unwrap()
+        {
             Check::Scored { decision, .. } => assert_eq!(decision, Decision::Match, "{name}"),
             other => panic!("{name}: {other:?}"),
         }
@@ -193,7 +210,9 @@ fn the_same_face_flipped_shifted_or_recompressed_matches_itself() {
 #[test]
 fn different_people_score_below_the_threshold() {
     let Some(engine) = engine() else { return };
-    let Some(sheet) = facematch_sheet() else { return };
+    let Some(sheet) = facematch_sheet() else {
+        return;
+    };
     let mut people: Vec<(String, Embedding)> = DIFFERENT_PEOPLE
         .iter()
         .map(|&(r, c)| {
@@ -271,7 +290,9 @@ fn enrollment_accepts_a_good_portrait_and_rejects_unusable_photos_with_a_reason(
     let Some(engine) = engine() else { return };
     let mut s = engine.session().unwrap();
     let img = astronaut();
-    let ok = s.enroll_candidate(&jpeg(&img, 90)).expect("a good portrait");
+    let ok = s
+        .enroll_candidate(&jpeg(&img, 90))
+        .expect("a good portrait");
     assert!(ok.face.width > 90.0);
     let two = {
         let face = img.crop(120, 20, 220, 220);
@@ -293,7 +314,11 @@ fn enrollment_accepts_a_good_portrait_and_rejects_unusable_photos_with_a_reason(
         out
     };
     let cases: [(&str, Vec<u8>, &str); 4] = [
-        ("blank", jpeg(&RgbImage::filled(400, 400, [128; 3]), 90), "enroll.no-face"),
+        (
+            "blank",
+            jpeg(&RgbImage::filled(400, 400, [128; 3]), 90),
+            "enroll.no-face",
+        ),
         ("two faces", jpeg(&two, 90), "enroll.several-faces"),
         ("small face", jpeg(&small, 95), "enroll.face-too-small"),
         ("0-byte", Vec::new(), "image.empty"),
@@ -334,7 +359,10 @@ fn a_model_that_does_not_fit_the_config_is_refused_with_the_reason() {
     let mut wrong_output = config();
     wrong_output.embedder.output = Some("no/such/output".into());
     let e = FaceEngine::load(&wrong_output).unwrap_err().to_string();
-    assert!(e.contains("no/such/output") && e.contains("global_pooling/Mean"), "{e}");
+    assert!(
+        e.contains("no/such/output") && e.contains("global_pooling/Mean"),
+        "{e}"
+    );
     let mut wrong_anchors = config();
     wrong_anchors.detector.strides = vec![8, 16];
     let e = FaceEngine::load(&wrong_anchors).unwrap_err().to_string();

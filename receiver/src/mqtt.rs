@@ -100,8 +100,10 @@ pub async fn serve(
     let mut subscribed = false;
     loop {
         match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                if !subscribed {
+            // Subscribe whenever the broker has no session for us: the first time, and after a
+            // broker restart that lost its persistence (a SIGKILL between autosaves).
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                if !subscribed || !ack.session_present {
                     client.subscribe(BATCH_FILTER, QoS::AtLeastOnce).await?;
                 }
             }

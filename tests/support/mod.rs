@@ -64,12 +64,18 @@ listen = "127.0.0.1:0"
 api_token = "{TOKEN}"
 {extra}
 {tablets}
+{push}
 "#,
         data = dir.join("data").display(),
         tablets = if extra.contains("[tablets]") {
             ""
         } else {
             "[tablets]\nenabled = false\n"
+        },
+        push = if extra.contains("[push]") {
+            ""
+        } else {
+            "[push]\nenabled = false\n"
         },
     )
 }
@@ -82,6 +88,17 @@ pub struct Gateway {
     pub child: Child,
     pub admin: SocketAddr,
     pub stdout_lines: Vec<String>,
+}
+
+impl Gateway {
+    /// The push-reader listener's address (from the `hadir: push readers http://...` line).
+    pub fn push_addr(&self) -> Option<SocketAddr> {
+        self.stdout_lines.iter().find_map(|l| {
+            l.strip_prefix("hadir: push readers http://")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|a| a.parse().ok())
+        })
+    }
 }
 
 impl Gateway {

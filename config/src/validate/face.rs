@@ -77,10 +77,16 @@ fn normalisation(prefix: &str, scale: f32, std: &[f32; 3], mean: &[f32; 3], p: &
         p.push(problem(format!("{prefix}.scale"), "must be greater than 0"));
     }
     if !std.iter().all(|s| s.is_finite() && *s != 0.0) {
-        p.push(problem(format!("{prefix}.std"), "every value must be non-zero"));
+        p.push(problem(
+            format!("{prefix}.std"),
+            "every value must be non-zero",
+        ));
     }
     if !mean.iter().all(|m| m.is_finite()) {
-        p.push(problem(format!("{prefix}.mean"), "every value must be a number"));
+        p.push(problem(
+            format!("{prefix}.mean"),
+            "every value must be a number",
+        ));
     }
 }
 
@@ -98,11 +104,7 @@ fn detector(d: &FaceDetector, p: &mut Vec<Problem>) {
             "needs one entry per face.detector.strides entry (at least one)",
         ));
     }
-    if d
-        .strides
-        .iter()
-        .any(|s| *s == 0 || d.input_size % *s != 0)
-    {
+    if d.strides.iter().any(|s| *s == 0 || d.input_size % *s != 0) {
         p.push(problem(
             "face.detector.strides",
             "every stride must divide face.detector.input_size",

@@ -146,8 +146,8 @@ pub async fn recap(config: hadir_config::Config, args: RecapArgs) -> anyhow::Res
 /// `hadir roster import FILE`: prints the report; fails when any row was skipped.
 pub async fn roster(config: hadir_config::Config, command: RosterCommand) -> anyhow::Result<()> {
     let RosterCommand::Import { file, dry_run } = command;
-    let bytes = std::fs::read(&file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let bytes =
+        std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let name = file.to_string_lossy().to_string();
     let report = with_store(&config, |store| async move {
         Ok(roster_import::import_bytes(&store, bytes, &name, "cli", dry_run).await?)
@@ -155,7 +155,11 @@ pub async fn roster(config: hadir_config::Config, command: RosterCommand) -> any
     .await?;
     println!(
         "{}{}: judul di baris {}, {} baris data: {} baru, {} diubah, {} tetap, {} dilewati",
-        if dry_run { "(uji, tidak disimpan) " } else { "" },
+        if dry_run {
+            "(uji, tidak disimpan) "
+        } else {
+            ""
+        },
         file.display(),
         report.header_line,
         report.rows,
@@ -214,7 +218,11 @@ pub async fn holidays(
             for (line, why) in &report.problems {
                 println!("  baris {line}: {why}");
             }
-            anyhow::ensure!(report.problems.is_empty(), "{} baris dilewati", report.problems.len());
+            anyhow::ensure!(
+                report.problems.is_empty(),
+                "{} baris dilewati",
+                report.problems.len()
+            );
             Ok(())
         }
     }

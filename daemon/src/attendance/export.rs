@@ -60,7 +60,12 @@ pub const DAY_HEADERS: [&str; 12] = [
 ];
 
 /// Sheet names in the workbook.
-pub const SHEETS: [&str; 4] = ["Rekap Pegawai", "Rekap Unit", "Rincian Harian", "Keterangan"];
+pub const SHEETS: [&str; 4] = [
+    "Rekap Pegawai",
+    "Rekap Unit",
+    "Rincian Harian",
+    "Keterangan",
+];
 
 /// The count columns of a [`Totals`], in [`COUNT_HEADERS`] order.
 pub fn counts(t: &Totals) -> [u32; 14] {
@@ -152,7 +157,8 @@ pub fn csv(recap: &Recap, table: CsvTable) -> Result<Vec<u8>, AttendanceError> {
             for e in &recap.employees {
                 for d in &e.days {
                     let t = |t: Option<jiff::civil::Time>| {
-                        t.map(|t| t.strftime("%H:%M").to_string()).unwrap_or_default()
+                        t.map(|t| t.strftime("%H:%M").to_string())
+                            .unwrap_or_default()
                     };
                     w.write_record([
                         e.nip.as_str(),
@@ -299,9 +305,11 @@ fn xlsx_inner(recap: &Recap) -> Result<Vec<u8>, XlsxError> {
     {
         let ws = wb.add_worksheet_with_constant_memory();
         ws.set_name(SHEETS[2])?;
-        for (c, w) in [21.0, 30.0, 24.0, 11.0, 8.0, 16.0, 10.0, 10.0, 11.0, 11.0, 6.0, 36.0]
-            .iter()
-            .enumerate()
+        for (c, w) in [
+            21.0, 30.0, 24.0, 11.0, 8.0, 16.0, 10.0, 10.0, 11.0, 11.0, 6.0, 36.0,
+        ]
+        .iter()
+        .enumerate()
         {
             ws.set_column_width(c as u16, *w)?;
         }

@@ -258,7 +258,13 @@ fn parse_local(s: &str) -> Option<(Date, Time)> {
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i16>().ok();
     let date = Date::new(num(0..4)?, num(5..7)? as i8, num(8..10)? as i8).ok()?;
-    let time = Time::new(num(11..13)? as i8, num(14..16)? as i8, num(17..19)? as i8, 0).ok()?;
+    let time = Time::new(
+        num(11..13)? as i8,
+        num(14..16)? as i8,
+        num(17..19)? as i8,
+        0,
+    )
+    .ok()?;
     Some((date, time))
 }
 
@@ -287,7 +293,10 @@ pub fn build(conn: &Connection, office: &str, q: &RecapQuery) -> Result<Recap, A
         let end = to
             .tomorrow()
             .map_err(|e| AttendanceError::Invalid(e.to_string()))?;
-        let mut rows = stmt.query(params![format!("{from}T00:00:00"), format!("{end}T00:00:00")])?;
+        let mut rows = stmt.query(params![
+            format!("{from}T00:00:00"),
+            format!("{end}T00:00:00")
+        ])?;
         while let Some(r) = rows.next()? {
             let emp = r.get_ref(0)?.as_str().unwrap_or("");
             let Some(&i) = index.get(emp) else { continue };
@@ -312,10 +321,11 @@ pub fn build(conn: &Connection, office: &str, q: &RecapQuery) -> Result<Recap, A
     )?;
     for e in &listed {
         if let Some(&i) = index.get(e.nip.as_str()) {
-            entries
-                .entry(people[i].nip.as_str())
-                .or_default()
-                .push((e.date_from, e.date_to, e.kind));
+            entries.entry(people[i].nip.as_str()).or_default().push((
+                e.date_from,
+                e.date_to,
+                e.kind,
+            ));
         }
     }
     let mut travel: HashMap<&str, Vec<(Date, Date)>> = HashMap::new();
@@ -336,7 +346,10 @@ pub fn build(conn: &Connection, office: &str, q: &RecapQuery) -> Result<Recap, A
             let (Some(&i), Ok(a), Ok(b)) = (index.get(nip.as_str()), a.parse(), b.parse()) else {
                 continue;
             };
-            travel.entry(people[i].nip.as_str()).or_default().push((a, b));
+            travel
+                .entry(people[i].nip.as_str())
+                .or_default()
+                .push((a, b));
         }
     }
 
@@ -452,7 +465,11 @@ pub struct TodayCounts {
 }
 
 /// Counts for one day (normally today): present, late, absent, on leave, on travel.
-pub fn day_counts(conn: &Connection, office: &str, day: Date) -> Result<TodayCounts, AttendanceError> {
+pub fn day_counts(
+    conn: &Connection,
+    office: &str,
+    day: Date,
+) -> Result<TodayCounts, AttendanceError> {
     let recap = build(conn, office, &RecapQuery::month(Month::of(day), day))?;
     let idx = (day.day() - 1) as usize;
     let mut c = TodayCounts {

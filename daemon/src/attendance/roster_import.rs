@@ -114,10 +114,7 @@ pub fn check_nip(nip: &str) -> (Vec<String>, Vec<String>) {
     let birth_ok = (1940..=2010).contains(&by)
         && jiff::civil::Date::new(by as i16, bm as i8, bd as i8).is_ok();
     if !birth_ok {
-        errors.push(format!(
-            "tanggal lahir di NIP ({}) tidak valid",
-            &nip[0..8]
-        ));
+        errors.push(format!("tanggal lahir di NIP ({}) tidak valid", &nip[0..8]));
     }
     let (ty, tm) = (num(8..12), num(12..14));
     let this_year = i32::from(jiff::Zoned::now().year());
@@ -256,11 +253,7 @@ struct Columns {
 
 fn find_columns(cells: &[Cell]) -> Option<(Columns, Vec<(String, String)>)> {
     let norm: Vec<String> = cells.iter().map(|c| normalize_header(&c.text)).collect();
-    let find = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| norm.iter().position(|h| h == n))
-    };
+    let find = |names: &[&str]| names.iter().find_map(|n| norm.iter().position(|h| h == n));
     let nip = find(&["nip", "nipbaru", "nip18", "nipnrp", "nomorindukpegawai"])?;
     let name = find(&["nama", "namapegawai", "namalengkap", "name", "namaasn"])?;
     let c = Columns {
@@ -280,7 +273,13 @@ fn find_columns(cells: &[Cell]) -> Option<(Columns, Vec<(String, String)>)> {
             "satuankerja",
         ]),
         position: find(&["jabatan", "namajabatan", "position"]),
-        group: find(&["kelompokjadwal", "jadwal", "grupjadwal", "schedulegroup", "jadwalkerja"]),
+        group: find(&[
+            "kelompokjadwal",
+            "jadwal",
+            "grupjadwal",
+            "schedulegroup",
+            "jadwalkerja",
+        ]),
     };
     let mut named = vec![
         ("nip".to_string(), cells[c.nip].text.clone()),
@@ -354,8 +353,7 @@ pub fn parse(bytes: Vec<u8>, filename: &str, groups: &[String]) -> Result<Parsed
     }
     let Some(c) = cols else {
         return Err(AttendanceError::Invalid(
-            "baris judul tidak ditemukan: perlu kolom NIP dan Nama (dalam 20 baris pertama)"
-                .into(),
+            "baris judul tidak ditemukan: perlu kolom NIP dan Nama (dalam 20 baris pertama)".into(),
         ));
     };
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -419,10 +417,7 @@ pub fn parse(bytes: Vec<u8>, filename: &str, groups: &[String]) -> Result<Parsed
         let schedule_group = if group_text.is_empty() {
             None
         } else {
-            match groups
-                .iter()
-                .find(|g| g.eq_ignore_ascii_case(&group_text))
-            {
+            match groups.iter().find(|g| g.eq_ignore_ascii_case(&group_text)) {
                 Some(g) => Some(g.clone()),
                 None => {
                     errors.push(format!(

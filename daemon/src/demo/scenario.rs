@@ -67,15 +67,69 @@ pub fn people() -> Vec<Person> {
         habit,
     };
     vec![
-        p("198703152010012002", "Siti Rahmawati", "Sekretariat", "Kasubbag Umum", Habit::Honest),
-        p("199001222015031004", "Budi Santoso", "Bidang Aplikasi Informatika", "Pranata Komputer", Habit::Honest),
-        p("198512102009021003", "Andi Saputra", "Bidang Aplikasi Informatika", "Analis Sistem", Habit::FakeGps),
-        p("199208172019032011", "Rina Marlina", "Sekretariat", "Pengadministrasi Umum", Habit::ReplaysPhoto),
-        p("198811302014022001", "Dewi Lestari", "Bidang Statistik", "Statistisi", Habit::ExpiredQr),
-        p("198302142008011005", "Agus Salim", "Sekretariat", "Bendahara", Habit::Finger),
-        p("197906062005011007", "Yusuf Hidayat", "Bidang Persandian", "Kepala Bidang", Habit::Travelling),
-        p("199405052020121002", "Hendra Wijaya", "Bidang Statistik", "Pranata Komputer", Habit::Finger),
-        p("198907072012032009", "Wati Kurniasih", "Bidang Persandian", "Sandiman", Habit::Finger),
+        p(
+            "198703152010012002",
+            "Siti Rahmawati",
+            "Sekretariat",
+            "Kasubbag Umum",
+            Habit::Honest,
+        ),
+        p(
+            "199001222015031004",
+            "Budi Santoso",
+            "Bidang Aplikasi Informatika",
+            "Pranata Komputer",
+            Habit::Honest,
+        ),
+        p(
+            "198512102009021003",
+            "Andi Saputra",
+            "Bidang Aplikasi Informatika",
+            "Analis Sistem",
+            Habit::FakeGps,
+        ),
+        p(
+            "199208172019032011",
+            "Rina Marlina",
+            "Sekretariat",
+            "Pengadministrasi Umum",
+            Habit::ReplaysPhoto,
+        ),
+        p(
+            "198811302014022001",
+            "Dewi Lestari",
+            "Bidang Statistik",
+            "Statistisi",
+            Habit::ExpiredQr,
+        ),
+        p(
+            "198302142008011005",
+            "Agus Salim",
+            "Sekretariat",
+            "Bendahara",
+            Habit::Finger,
+        ),
+        p(
+            "197906062005011007",
+            "Yusuf Hidayat",
+            "Bidang Persandian",
+            "Kepala Bidang",
+            Habit::Travelling,
+        ),
+        p(
+            "199405052020121002",
+            "Hendra Wijaya",
+            "Bidang Statistik",
+            "Pranata Komputer",
+            Habit::Finger,
+        ),
+        p(
+            "198907072012032009",
+            "Wati Kurniasih",
+            "Bidang Persandian",
+            "Sandiman",
+            Habit::Finger,
+        ),
     ]
 }
 
@@ -231,11 +285,24 @@ pub fn morning(people: &[Person], qr: &str, old_qr: &str) -> Vec<Scene> {
             Habit::Honest => Scene::CheckIn {
                 person: i,
                 tablet: 0,
-                payload: checkin(p, "regular", near_office(i), qr, honest_photo_of(i), i as u64),
+                payload: checkin(
+                    p,
+                    "regular",
+                    near_office(i),
+                    qr,
+                    honest_photo_of(i),
+                    i as u64,
+                ),
             },
             Habit::FakeGps => {
-                let mut payload =
-                    checkin(p, "regular", near_office(i), qr, honest_photo_of(i), i as u64);
+                let mut payload = checkin(
+                    p,
+                    "regular",
+                    near_office(i),
+                    qr,
+                    honest_photo_of(i),
+                    i as u64,
+                );
                 payload["location"]["mock"] = true.into();
                 payload["location"]["provider"] = "fused".into();
                 Scene::CheckIn {
@@ -247,15 +314,30 @@ pub fn morning(people: &[Person], qr: &str, old_qr: &str) -> Vec<Scene> {
             Habit::ReplaysPhoto => Scene::CheckIn {
                 person: i,
                 tablet: 0,
-                payload: checkin(p, "regular", near_office(i), qr, honest_photo_of(siti), i as u64),
+                payload: checkin(
+                    p,
+                    "regular",
+                    near_office(i),
+                    qr,
+                    honest_photo_of(siti),
+                    i as u64,
+                ),
             },
             Habit::ExpiredQr => Scene::CheckIn {
                 person: i,
                 tablet: 0,
-                payload: checkin(p, "regular", near_office(i), old_qr, honest_photo_of(i), i as u64),
+                payload: checkin(
+                    p,
+                    "regular",
+                    near_office(i),
+                    old_qr,
+                    honest_photo_of(i),
+                    i as u64,
+                ),
             },
             Habit::Travelling => {
-                let mut payload = checkin(p, "dinas-luar", SAMARINDA, qr, honest_photo_of(i), i as u64);
+                let mut payload =
+                    checkin(p, "dinas-luar", SAMARINDA, qr, honest_photo_of(i), i as u64);
                 if let Some(m) = payload.as_object_mut() {
                     m.remove("qr");
                 }
@@ -292,7 +374,10 @@ pub fn another_honest(people: &[Person], qr: &str, round: u64) -> (usize, serde_
 /// A slightly different spot inside the office for each person (real fixes wander).
 fn near_office(i: usize) -> (f64, f64) {
     let k = (i % 7) as f64;
-    (OFFICE.0 + 0.00007 + k * 0.000013, OFFICE.1 + 0.00005 - k * 0.000011)
+    (
+        OFFICE.0 + 0.00007 + k * 0.000013,
+        OFFICE.1 + 0.00005 - k * 0.000011,
+    )
 }
 
 fn checkin(

@@ -42,6 +42,7 @@ impl SimTablet {
             .context("queueing the reply subscription")?;
         let (tx, replies) = mpsc::channel(REPLY_QUEUE);
         let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
+        let resubscriber = client.clone();
         tokio::spawn(async move {
             let mut ready = Some(ready_tx);
             loop {
@@ -50,6 +51,10 @@ impl SimTablet {
                         if let Some(r) = ready.take() {
                             let _ = r.send(Ok(()));
                         }
+                    }
+                    // A clean session forgets subscriptions: subscribe again after a reconnect.
+                    Ok(Event::Incoming(Packet::ConnAck(_))) if ready.is_none() => {
+                        let _ = resubscriber.try_subscribe(reply_topic.clone(), QoS::AtLeastOnce);
                     }
                     Ok(Event::Incoming(Packet::Publish(m))) if m.topic == reply_topic => {
                         if tx.send(m.payload.to_vec()).await.is_err() {

@@ -53,6 +53,7 @@ pub struct PullReader {
     clear_after_forward: bool,
     tz: TimeZone,
     store: Store,
+    roster_sync: Option<hadir_config::RosterSync>,
 }
 
 impl PullReader {
@@ -78,7 +79,14 @@ impl PullReader {
             clear_after_forward: d.clear_after_forward,
             tz,
             store,
+            roster_sync: None,
         })
+    }
+
+    /// Keeps the reader's users in step with the roster on every poll.
+    pub fn with_roster_sync(mut self, cfg: hadir_config::RosterSync) -> Self {
+        self.roster_sync = cfg.enabled.then_some(cfg);
+        self
     }
 
     fn status(&self) -> DeviceStatus {
@@ -209,6 +217,14 @@ impl PullReader {
         if self.clear_after_forward && !records.is_empty() {
             self.clear_if_forwarded(&mut client, &serial, &records)
                 .await?;
+        }
+
+        if let Some(cfg) = &self.roster_sync {
+            match super::sync::sync_pull_reader(&mut client, &self.store, &serial, cfg).await {
+                Ok(_) => {}
+                Err(super::sync::PullSyncError::Reader(e)) => return Err(e.into()),
+                Err(super::sync::PullSyncError::Store(e)) => return Err(e.into()),
+            }
         }
 
         let mut status = self.status();

@@ -381,8 +381,8 @@ pub(super) async fn api_login(
             "send the login as Content-Type: application/json".into(),
         ));
     }
-    let l: LoginIn = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("login: {e}")))?;
+    let l: LoginIn =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("login: {e}")))?;
     let done = login(&st.store, &l.name, &l.password).await?;
     let mut resp = Json(serde_json::json!({
         "operator": l.name,
@@ -447,9 +447,7 @@ pub async fn change_password(
     let (cur, phc) = (current.to_string(), record.password_hash.clone());
     if !blocking(move || verify_password(&cur, &phc)).await? {
         st.store.login_failed(c.name.clone()).await?;
-        return Err(ApiError::BadRequest(
-            "the current password is wrong".into(),
-        ));
+        return Err(ApiError::BadRequest("the current password is wrong".into()));
     }
     password_policy(&c.name, new)?;
     if new == current {

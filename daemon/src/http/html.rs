@@ -153,7 +153,10 @@ pub fn respond(status: StatusCode, html: String) -> Response {
 
 /// A hidden CSRF field.
 pub fn csrf_field(csrf: &str) -> String {
-    format!(r#"<input type="hidden" name="_csrf" value="{}">"#, esc(csrf))
+    format!(
+        r#"<input type="hidden" name="_csrf" value="{}">"#,
+        esc(csrf)
+    )
 }
 
 /// A message box (`ok` or `error`).

@@ -46,7 +46,9 @@ impl Lang {
     }
 }
 
-const DAYS_ID: [&str; 7] = ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"];
+const DAYS_ID: [&str; 7] = [
+    "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
+];
 const DAYS_EN: [&str; 7] = [
     "Monday",
     "Tuesday",

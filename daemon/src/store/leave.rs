@@ -283,9 +283,7 @@ fn check_new(tx: &Transaction<'_>, e: &NewManualEntry) -> Result<(), StoreError>
             Some(o) if !o.in_force || o.kind == EntryKind::Batal => {
                 return invalid(format!("entri {old} sudah dibatalkan atau dikoreksi"))
             }
-            Some(o) if o.nip != e.nip => {
-                return invalid(format!("entri {old} milik pegawai lain"))
-            }
+            Some(o) if o.nip != e.nip => return invalid(format!("entri {old} milik pegawai lain")),
             Some(_) => {}
         }
     }
@@ -376,7 +374,10 @@ impl Store {
     }
 
     /// Manual entries matching the filter, oldest first.
-    pub async fn manual_entries(&self, filter: EntryFilter) -> Result<Vec<ManualEntry>, StoreError> {
+    pub async fn manual_entries(
+        &self,
+        filter: EntryFilter,
+    ) -> Result<Vec<ManualEntry>, StoreError> {
         self.read(move |c| list(c, &filter)).await
     }
 

@@ -241,8 +241,8 @@ impl Store {
                 return Ok(false);
             };
             if failures >= LOCKOUT_AFTER {
-                let until = jiff::Timestamp::now()
-                    + jiff::SignedDuration::from_mins(LOCKOUT_MINUTES);
+                let until =
+                    jiff::Timestamp::now() + jiff::SignedDuration::from_mins(LOCKOUT_MINUTES);
                 tx.execute(
                     "UPDATE operators SET locked_until_utc = ?2, failed_logins = 0 WHERE name = ?1",
                     params![name, until.to_string()],
@@ -334,7 +334,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let office = self.office.clone();
         self.write(move |tx| {
-            let n = tx.execute("DELETE FROM sessions WHERE token_sha256 = ?1", [&token_sha256])?;
+            let n = tx.execute(
+                "DELETE FROM sessions WHERE token_sha256 = ?1",
+                [&token_sha256],
+            )?;
             if n > 0 {
                 audit_forwarded(tx, &office, &operator, "logout", &operator, "")?;
             }
@@ -365,17 +368,16 @@ impl Store {
 }
 
 fn login_record(c: &Connection, name: &str) -> Result<Option<LoginRecord>, StoreError> {
-    Ok(c
-        .query_row(
-            "SELECT name, role, must_change, locked_until_utc, created_utc, password_hash
+    Ok(c.query_row(
+        "SELECT name, role, must_change, locked_until_utc, created_utc, password_hash
              FROM operators WHERE name = ?1 AND disabled = 0",
-            [name],
-            |r| {
-                Ok(LoginRecord {
-                    operator: row_to_operator(r)?,
-                    password_hash: r.get(5)?,
-                })
-            },
-        )
-        .optional()?)
+        [name],
+        |r| {
+            Ok(LoginRecord {
+                operator: row_to_operator(r)?,
+                password_hash: r.get(5)?,
+            })
+        },
+    )
+    .optional()?)
 }

@@ -73,11 +73,20 @@ pub struct OperStored {
     pub templates_same: usize,
 }
 
+/// A stored template beside the version a reader holds: pin, fid, size, valid, base64,
+/// sha256, sha256 held by the reader.
+type TemplateRow = (String, u8, u32, u8, String, String, Option<String>);
+
 fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-fn set_stamp(tx: &Transaction<'_>, serial: &str, table: &str, stamp: &str) -> Result<(), StoreError> {
+fn set_stamp(
+    tx: &Transaction<'_>,
+    serial: &str,
+    table: &str,
+    stamp: &str,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO push_stamps (serial, tbl, stamp, updated_utc) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (serial, tbl) DO UPDATE SET stamp = excluded.stamp, updated_utc = excluded.updated_utc",
@@ -490,7 +499,12 @@ impl Store {
                 if !removable || pending.contains(&subject) {
                     continue;
                 }
-                enqueue_command(tx, &serial, &Command::DeleteUser { pin: pin.clone() }, &subject)?;
+                enqueue_command(
+                    tx,
+                    &serial,
+                    &Command::DeleteUser { pin: pin.clone() },
+                    &subject,
+                )?;
                 tx.execute(
                     "DELETE FROM reader_users WHERE serial = ?1 AND pin = ?2",
                     params![serial, pin],
@@ -502,7 +516,7 @@ impl Store {
                 report.users_deleted += 1;
             }
             if policy.templates {
-                let rows: Vec<(String, u8, u32, u8, String, String, Option<String>)> = tx
+                let rows: Vec<TemplateRow> = tx
                     .prepare_cached(
                         "SELECT f.pin, f.fid, f.size, f.valid, f.template, f.sha256, r.sha256
                          FROM fingerprint_templates f
@@ -511,7 +525,15 @@ impl Store {
                          ORDER BY f.pin, f.fid",
                     )?
                     .query_map([&serial], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                        ))
                     })?
                     .collect::<Result<_, _>>()?;
                 for (pin, fid, size, valid, tmp, sha, held_sha) in rows {
@@ -555,6 +577,26 @@ impl Store {
             };
             enqueue_command(tx, &serial, &cmd, "clock")?;
             Ok(true)
+        })
+        .await
+    }
+
+    /// Takes an employee off the roster (kept for history; re-adding them activates them
+    /// again). Readers drop the user at the next sync. False when no active employee has it.
+    pub async fn deactivate_employee(&self, nip: String, by: String) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let t = now();
+            let n = tx.execute(
+                "UPDATE employees SET active = 0, updated_utc = ?2 WHERE nip = ?1 AND active = 1",
+                params![nip, t],
+            )?;
+            if n == 1 {
+                tx.execute(
+                    "INSERT INTO audit_log (at_utc, actor, action, subject, detail) VALUES (?1, ?2, 'employee-deactivated', ?3, '')",
+                    params![t, by, nip],
+                )?;
+            }
+            Ok(n == 1)
         })
         .await
     }

@@ -69,7 +69,9 @@ fn apply(conn: &Connection, rows: &[RosterRow], write: bool) -> Result<RosterApp
         };
         match &old {
             None => out.inserted += 1,
-            Some(o) if o.0 == r.name && o.1 == r.unit && o.2 == r.position && o.3 == group && o.4 => {
+            Some(o)
+                if o.0 == r.name && o.1 == r.unit && o.2 == r.position && o.3 == group && o.4 =>
+            {
                 out.unchanged += 1;
                 continue;
             }

@@ -52,9 +52,8 @@ pub(crate) fn groups(conn: &Connection) -> Result<Vec<ScheduleGroup>, StoreError
             })?
             .collect::<Result<Vec<_>, _>>()?;
         for (wd, start, end) in rows {
-            let hours = WorkHours::parse(&start, &end).map_err(|e| {
-                StoreError::Invalid(format!("schedule group {}: {e}", g.name))
-            })?;
+            let hours = WorkHours::parse(&start, &end)
+                .map_err(|e| StoreError::Invalid(format!("schedule group {}: {e}", g.name)))?;
             if let Some(slot) = usize::try_from(wd - 1).ok().and_then(|i| g.days.get_mut(i)) {
                 *slot = Some(hours);
             }
@@ -98,7 +97,10 @@ pub fn load_calendar(conn: &Connection, from: Date, to: Date) -> Result<Calendar
 fn save_group(tx: &Transaction<'_>, g: &ScheduleGroup) -> Result<(), StoreError> {
     let now = jiff::Timestamp::now().to_string();
     if g.is_default {
-        tx.execute("UPDATE schedule_groups SET is_default = 0 WHERE name <> ?1", [&g.name])?;
+        tx.execute(
+            "UPDATE schedule_groups SET is_default = 0 WHERE name <> ?1",
+            [&g.name],
+        )?;
     } else {
         let was_default: bool = tx
             .query_row(
@@ -178,7 +180,14 @@ impl Store {
         self.write(move |tx| {
             save_group(tx, &group)?;
             let detail = serde_json::to_string(&group).unwrap_or_default();
-            audit_forwarded(tx, &office, &actor, "schedule-group-saved", &group.name, &detail)?;
+            audit_forwarded(
+                tx,
+                &office,
+                &actor,
+                "schedule-group-saved",
+                &group.name,
+                &detail,
+            )?;
             Ok(())
         })
         .await
@@ -276,7 +285,14 @@ impl Store {
         self.write(move |tx| {
             save_holiday(tx, &holiday)?;
             let detail = format!("{} ({})", holiday.name, holiday.kind.as_str());
-            audit_forwarded(tx, &office, &actor, "holiday-saved", &holiday.day.to_string(), &detail)?;
+            audit_forwarded(
+                tx,
+                &office,
+                &actor,
+                "holiday-saved",
+                &holiday.day.to_string(),
+                &detail,
+            )?;
             Ok(())
         })
         .await
@@ -310,7 +326,14 @@ impl Store {
                 save_holiday(tx, h)?;
             }
             let detail = format!("{} disimpan, {} baris dilewati", good.len(), problems.len());
-            audit_forwarded(tx, &office, &actor, "holidays-imported", "holidays", &detail)?;
+            audit_forwarded(
+                tx,
+                &office,
+                &actor,
+                "holidays-imported",
+                "holidays",
+                &detail,
+            )?;
             Ok(HolidayImport { saved, problems })
         })
         .await

@@ -363,6 +363,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (serial, pin, fid)
     );
     "#,
+    // face verification (issue 5): enrolled face templates (embeddings only, no photos).
+    r#"
+    -- One row per enrolled photo: its embedding (little-endian f32, L2-normalised) and the
+    -- SHA-256 of the embedding model that made it; templates of another model are never compared.
+    CREATE TABLE face_templates (
+        id           INTEGER PRIMARY KEY,
+        nip          TEXT NOT NULL,
+        model_sha256 TEXT NOT NULL,
+        dims         INTEGER NOT NULL,
+        embedding    BLOB NOT NULL,
+        quality      TEXT NOT NULL DEFAULT '{}',
+        source       TEXT NOT NULL,
+        created_utc  TEXT NOT NULL
+    );
+    CREATE INDEX face_templates_by_nip ON face_templates (nip, model_sha256);
+    "#,
 ];
 
 /// The schema version this binary writes.

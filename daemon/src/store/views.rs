@@ -131,9 +131,8 @@ fn punch_rows(
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let mut review = c.prepare_cached(
-        "SELECT decision, note, operator, at_utc FROM reviews WHERE id = ?1",
-    )?;
+    let mut review =
+        c.prepare_cached("SELECT decision, note, operator, at_utc FROM reviews WHERE id = ?1")?;
     let mut out = Vec::with_capacity(rows.len());
     for (mut p, rid) in rows {
         if let Some(id) = rid {

@@ -19,7 +19,7 @@ use super::envelope::{self, TabletKey};
 use super::payload;
 use crate::store::{CheckinRecord, HistoryQuery, Store, StoreError, TabletRow};
 use crate::verify::{
-    self, photo, CheckIn, Context, FaceOutcome, Location, Mode, PhotoSeen, PreviousFix, TravelOrder,
+    self, photo, CheckIn, Context, Location, Mode, PhotoSeen, PreviousFix, TravelOrder,
 };
 
 /// Photo hashes remembered for near-duplicate detection.
@@ -122,6 +122,8 @@ pub struct Intake {
     pub(crate) qr_secret: Arc<Vec<u8>>,
     pub(crate) dhashes: Mutex<VecDeque<u64>>,
     pub(crate) link_tx: Mutex<LinkTx>,
+    /// The face-check pool (`None` = not configured: "not performed").
+    pub(crate) face: Option<crate::face::FacePool>,
 }
 
 impl Intake {
@@ -350,6 +352,9 @@ impl Intake {
                 })
             })
             .collect();
+        // The face check runs on its own bounded pool; a busy pool answers at once (review).
+        let face =
+            crate::face::outcome(self.face.as_ref(), &self.store, &c.fields.nip, &c.photo).await;
         let check = CheckIn {
             tablet: tablet.to_string(),
             nip: c.fields.nip.clone(),
@@ -393,7 +398,7 @@ impl Intake {
             photo_seen,
             qr_secret: &self.qr_secret,
             employee_known: history.employee.is_some(),
-            face: FaceOutcome::NotPerformed,
+            face,
         };
         let outcome = verify::verify(&check, &ctx);
         let counted = outcome.verdict != verify::Verdict::Rejected && !history.recent_counted;
@@ -468,12 +473,16 @@ impl Intake {
             "photo_dhash": format!("{:016x}", info.dhash),
         })
         .to_string();
-        let keep_photo = outcome.verdict != verify::Verdict::Accepted;
-        let keep_until = (received
-            + jiff::SignedDuration::from_hours(
-                24 * i64::from(self.config.storage.photo_retention_days),
-            ))
-        .to_string();
+        // Selfie retention (UU PDP): rejected and review items `photo_retention_days`, accepted
+        // ones `photo_retention_accepted_days` (default 0: not kept).
+        let keep_days = if outcome.verdict == verify::Verdict::Accepted {
+            self.config.storage.photo_retention_accepted_days
+        } else {
+            self.config.storage.photo_retention_days
+        };
+        let keep_photo = keep_days > 0;
+        let keep_until =
+            (received + jiff::SignedDuration::from_hours(24 * i64::from(keep_days))).to_string();
         let record = CheckinRecord {
             record_id,
             tablet: tablet.to_string(),

@@ -1,6 +1,7 @@
 //! Runs the ZKTeco reader simulator from the shell until Ctrl-C.
 //!
 //! `hadir-zk-sim --listen 127.0.0.1:4370 --users 50 --records 100000 --comm-key 12`
+//! `hadir-zk-sim --push http://127.0.0.1:8081 --serial CKJ0001 --users 20 --records 100`
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -88,6 +89,13 @@ struct Args {
     /// Push a synthetic live punch every this many seconds (0 = never).
     #[arg(long, default_value_t = 0)]
     live_every_secs: u64,
+    /// Run as a push-mode (ADMS/iclock) reader uploading to this gateway URL
+    /// (e.g. http://127.0.0.1:8081) instead of serving the binary protocol.
+    #[arg(long)]
+    push: Option<String>,
+    /// Push mode: seconds between command polls (default: the gateway's `Delay`).
+    #[arg(long)]
+    poll_secs: Option<u64>,
 }
 
 #[tokio::main]
@@ -109,6 +117,9 @@ async fn main() -> ExitCode {
     let users = synthetic_users(args.users, user_layout);
     let start = ZkDateTime::new(2025, 1, 6, 7, 30, 0).unwrap_or(ZkDateTime::EPOCH);
     let records = synthetic_records(args.records, &users, start);
+    if let Some(server) = args.push.clone() {
+        return run_push(server, &args, &users, &records).await;
+    }
     let cfg = SimConfig {
         listen: args.listen,
         users: users.clone(),
@@ -158,6 +169,74 @@ async fn main() -> ExitCode {
                     let sent = sim.push_live_event(r);
                     eprintln!("hadir-zk-sim: live punch sent to {sent} session(s)");
                 }
+            }
+        }
+    }
+    sim.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// `--push URL`: a push-mode reader uploading to a gateway until Ctrl-C.
+async fn run_push(
+    server: String,
+    args: &Args,
+    users: &[hadir_drivers::zk::User],
+    records: &[hadir_drivers::zk::AttendanceRecord],
+) -> ExitCode {
+    use hadir_drivers::zk::push::{AttLogLine, PushUser};
+    use hadir_drivers::zk::{PushSim, PushSimConfig};
+    let cfg = PushSimConfig {
+        server: server.clone(),
+        serial: args.serial.clone(),
+        users: users
+            .iter()
+            .map(|u| PushUser {
+                pin: u.user_id.clone(),
+                name: u.name.clone(),
+                privilege: u.privilege,
+                ..Default::default()
+            })
+            .collect(),
+        records: records
+            .iter()
+            .map(|r| AttLogLine {
+                pin: r.user_id.clone(),
+                time: r.time,
+                state: r.punch,
+                verify: r.status,
+                workcode: "0".into(),
+            })
+            .collect(),
+        clock_skew_secs: args.clock_offset,
+        poll_interval: args.poll_secs.map(|s| Duration::from_secs(s.max(1))),
+        ..PushSimConfig::default()
+    };
+    let sim = match PushSim::start(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hadir-zk-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "hadir-zk-sim: push reader {} with {} users and {} records uploading to {server}; Ctrl-C to stop",
+        args.serial, args.users, args.records
+    );
+    let mut tick = tokio::time::interval(Duration::from_secs(args.live_every_secs.max(1)));
+    let mut report = tokio::time::interval(Duration::from_secs(10));
+    let mut n = 0usize;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tick.tick(), if args.live_every_secs > 0 && !users.is_empty() => {
+                let u = &users[n % users.len()];
+                n += 1;
+                let line = sim.punch(&u.user_id, (n % 2) as u8, 1);
+                eprintln!("hadir-zk-sim: punch {} at {}", line.pin, line.time);
+            }
+            _ = report.tick() => {
+                let s = sim.stats();
+                eprintln!("hadir-zk-sim: acked {} line(s), {} failed post(s), {} command(s), {} pending, last HTTP {}", s.lines_acked, s.posts_failed, s.commands, sim.pending(), s.last_status);
             }
         }
     }

@@ -328,6 +328,11 @@ impl ZkClient {
         }
     }
 
+    /// The user record layout, once known (after [`ZkClient::users`] or a profile).
+    pub fn user_layout(&self) -> Option<UserLayout> {
+        self.user_layout
+    }
+
     /// Reader address.
     pub fn peer(&self) -> SocketAddr {
         self.peer

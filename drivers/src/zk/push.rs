@@ -355,7 +355,12 @@ pub fn parse_oper_line(line: &[u8]) -> Result<OperLine, LineError> {
         };
     }
     Err(LineError::Unknown(
-        s.split([' ', '\t']).next().unwrap_or("").chars().take(20).collect(),
+        s.split([' ', '\t'])
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(20)
+            .collect(),
     ))
 }
 
@@ -550,7 +555,10 @@ pub fn parse_results(body: &[u8]) -> Vec<Parsed<CommandResult>> {
 fn parse_result_line(s: &str) -> Result<CommandResult, LineError> {
     let kv: Vec<(&str, &str)> = s.split('&').filter_map(|kv| kv.split_once('=')).collect();
     let id = number("ID", get(&kv, "ID").ok_or(LineError::Missing("ID"))?)?;
-    let ret = number("Return", get(&kv, "Return").ok_or(LineError::Missing("Return"))?)?;
+    let ret = number(
+        "Return",
+        get(&kv, "Return").ok_or(LineError::Missing("Return"))?,
+    )?;
     Ok(CommandResult {
         id,
         ret,
@@ -634,8 +642,8 @@ mod tests {
 
     #[test]
     fn a_push_attlog_line_parses_status_then_verify() {
-        let l = parse_attlog_line(b"1\t2026-11-23 07:31:02\t0\t1\t0\t0\t0", ColumnOrder::Push)
-            .unwrap();
+        let l =
+            parse_attlog_line(b"1\t2026-11-23 07:31:02\t0\t1\t0\t0\t0", ColumnOrder::Push).unwrap();
         assert_eq!(l.pin, "1");
         assert_eq!(l.time, t("2026-11-23 07:31:02"));
         assert_eq!((l.state, l.verify), (0, 1));
@@ -643,8 +651,11 @@ mod tests {
 
     #[test]
     fn a_usb_line_with_padding_parses_verify_then_state() {
-        let l = parse_attlog_line(b"      123\t2026-11-23 07:31:02\t1\t0\t0\t0\r", ColumnOrder::UsbDat)
-            .unwrap();
+        let l = parse_attlog_line(
+            b"      123\t2026-11-23 07:31:02\t1\t0\t0\t0\r",
+            ColumnOrder::UsbDat,
+        )
+        .unwrap();
         assert_eq!(l.pin, "123");
         assert_eq!((l.state, l.verify), (0, 1));
     }
@@ -659,9 +670,15 @@ mod tests {
             workcode: "0".into(),
         };
         let push = format_attlog_line(&l);
-        assert_eq!(parse_attlog_line(push.as_bytes(), ColumnOrder::Push).unwrap(), l);
+        assert_eq!(
+            parse_attlog_line(push.as_bytes(), ColumnOrder::Push).unwrap(),
+            l
+        );
         let usb = format_usb_line(&l);
-        assert_eq!(parse_attlog_line(usb.as_bytes(), ColumnOrder::UsbDat).unwrap(), l);
+        assert_eq!(
+            parse_attlog_line(usb.as_bytes(), ColumnOrder::UsbDat).unwrap(),
+            l
+        );
     }
 
     #[test]
@@ -682,7 +699,12 @@ mod tests {
         assert_eq!(ok, vec![1, 7]);
         let errs: Vec<String> = parsed
             .iter()
-            .filter_map(|p| p.result.as_ref().err().map(|e| format!("{}: {e}", p.line_no)))
+            .filter_map(|p| {
+                p.result
+                    .as_ref()
+                    .err()
+                    .map(|e| format!("{}: {e}", p.line_no))
+            })
             .collect();
         assert!(errs[0].starts_with("2: bad time"), "{errs:?}");
         assert!(errs[1].starts_with("4: expected at least 4"), "{errs:?}");
@@ -721,7 +743,7 @@ mod tests {
 
     #[test]
     fn commands_survive_the_wire() {
-        let cmds = vec![
+        let cmds = [
             Command::UpdateUser(PushUser {
                 pin: "7".into(),
                 name: "Budi".into(),
@@ -757,7 +779,8 @@ mod tests {
 
     #[test]
     fn command_results_parse_per_line() {
-        let r = parse_results(b"ID=12&Return=0&CMD=DATA\nID=x&Return=0\nID=13&Return=-10&CMD=DATA\n");
+        let r =
+            parse_results(b"ID=12&Return=0&CMD=DATA\nID=x&Return=0\nID=13&Return=-10&CMD=DATA\n");
         assert_eq!(
             r[0].result,
             Ok(CommandResult {

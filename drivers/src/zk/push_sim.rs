@@ -14,8 +14,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::push::{
-    self, format_attlog_line, format_fp_line, format_result, format_user_line, AttLogLine,
-    Command, CommandResult, PushTemplate, PushUser,
+    self, format_attlog_line, format_fp_line, format_result, format_user_line, AttLogLine, Command,
+    CommandResult, PushTemplate, PushUser,
 };
 use super::time::ZkDateTime;
 
@@ -514,15 +514,13 @@ fn execute(shared: &Shared, cmd: &Command) -> i32 {
             st.templates.push(t.clone());
             0
         }
-        Command::SetOption { key, value } if key == "DateTime" => {
-            match push::parse_time(value) {
-                Ok(t) => {
-                    st.skew = t.to_civil_seconds() - (utc_now() + st.utc_offset);
-                    0
-                }
-                Err(_) => -1,
+        Command::SetOption { key, value } if key == "DateTime" => match push::parse_time(value) {
+            Ok(t) => {
+                st.skew = t.to_civil_seconds() - (utc_now() + st.utc_offset);
+                0
             }
-        }
+            Err(_) => -1,
+        },
         Command::SetOption { .. } | Command::Info | Command::Reboot => 0,
         Command::Check => {
             st.handshaken = false;

@@ -648,6 +648,11 @@ impl SimHandle {
         self.shared.state().live.len()
     }
 
+    /// Moves the reader's clock by `secs` (a drifting or mis-set clock).
+    pub fn skew_clock(&self, secs: i64) {
+        self.shared.state().clock_offset += secs;
+    }
+
     /// Replaces the fault settings (takes effect for the next packets).
     pub fn set_faults(&self, faults: Faults) {
         self.shared.state().faults = faults;
