@@ -430,9 +430,11 @@ fn an_operator_logs_in_enters_leave_approves_a_check_in_and_downloads_the_recap_
 
     // The previous month's recap, downloaded as XLSX by clicking the link.
     let month = format!("{py:04}-{pm:02}");
+    b.go(&format!("{base}/recap"));
+    assert!(b.text("#recap-units").contains("Bidang Keuangan"));
+    b.screenshot("recap");
     b.go(&format!("{base}/recap?month={month}"));
     assert!(b.text("#recap-employees").contains("Siti Rahma"));
-    b.screenshot("recap");
     b.click("#download-xlsx");
     let file = downloads.join(format!("rekap-kehadiran-{month}.xlsx"));
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -1105,3 +1105,70 @@ fn the_operator_command_creates_an_account_with_a_known_password_for_the_demo() 
     assert!(!s.must_change);
     assert_eq!(s.get("/api/v1/operators").json()[0]["name"], "demo");
 }
+
+#[test]
+fn an_admin_manages_operator_accounts_from_the_operators_page_and_others_cannot() {
+    let office = Office::start("web-operators");
+    let a = office.gw.admin;
+    let admin = operator(a, "kasubbag", "admin");
+    let ops = operator(a, "ops", "operator");
+    assert_eq!(ops.get("/operators").status, 403);
+    assert!(!ops.get("/").text().contains("href=\"/operators\""));
+    let r = ops.form(
+        "/operators",
+        &[
+            ("name", "baru"),
+            ("role", "admin"),
+            ("password", "sandi-awal-1234"),
+        ],
+        true,
+    );
+    assert_eq!(r.status, 403);
+    assert!(admin.get("/").text().contains("href=\"/operators\""));
+    for (name, role, pw) in [
+        ("Baru!", "operator", "sandi-awal-1234"),
+        ("baru", "raja", "sandi-awal-1234"),
+        ("baru", "operator", "pendek"),
+    ] {
+        let r = admin.form(
+            "/operators",
+            &[("name", name), ("role", role), ("password", pw)],
+            true,
+        );
+        assert_eq!(r.status, 400, "{name} {role} {pw}");
+    }
+    let r = admin.form(
+        "/operators",
+        &[
+            ("name", "baru"),
+            ("role", "viewer"),
+            ("password", "sandi-awal-1234"),
+        ],
+        true,
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let page = admin.get("/operators").text();
+    assert!(
+        page.contains("baru") && page.contains("harus ganti kata sandi"),
+        "{page}"
+    );
+    let s = Session::login(a, "baru", "sandi-awal-1234").unwrap();
+    assert!(s.must_change);
+    // A reset ends that operator's sessions.
+    let r = admin.form(
+        "/operators/ops/reset",
+        &[("password", "sandi-reset-5678")],
+        true,
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(ops.get("/api/v1/session").status, 401);
+    assert!(
+        Session::login(a, "ops", "sandi-reset-5678")
+            .unwrap()
+            .must_change
+    );
+    assert_eq!(
+        office.count("SELECT COUNT(*) FROM outbox WHERE kind = 'audit' AND body LIKE '%operator-password-reset%'"),
+        1
+    );
+}

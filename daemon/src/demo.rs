@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use hadir_drivers::zk::push_sim::{PushSim, PushSimConfig};
 use hadir_drivers::zk::sim::{SimConfig, SimHandle, Simulator};
 use hadir_receiver::db::KeyPolicy;
 use hadir_receiver::ReceiverDb;
@@ -42,13 +43,13 @@ pub const DEMO_USER: &str = "demo";
 /// Everything the demo started, stopped in reverse order.
 struct Office {
     dir: PathBuf,
-    config_path: PathBuf,
     config: hadir_config::Config,
     api_token: String,
     admin: SocketAddr,
     tablets: SocketAddr,
     gateway: tokio::process::Child,
     reader: SimHandle,
+    push_reader: PushSim,
     receiver_db: Arc<Mutex<ReceiverDb>>,
     http: reqwest::Client,
 }
@@ -117,6 +118,7 @@ async fn start_office(dir: &Path, admin_port: u16, people: &[Person]) -> anyhow:
         Err(_) => std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?,
     };
     let tablets = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let push = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let api_token = random_secret();
     let config_path = dir.join("hadir.toml");
     let text = scenario::config_toml(&scenario::ConfigInputs {
@@ -125,6 +127,7 @@ async fn start_office(dir: &Path, admin_port: u16, people: &[Person]) -> anyhow:
         tablets,
         reader: reader.addr(),
         receiver: receiver_addr,
+        push,
         api_token: &api_token,
         upstream_password: &upstream_password,
     });
@@ -132,6 +135,7 @@ async fn start_office(dir: &Path, admin_port: u16, people: &[Person]) -> anyhow:
     let config = hadir_config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let exe = std::env::current_exe().context("locating the hadir binary")?;
+    scenario::create_demo_login(&exe, &config_path).await?;
     let mut gateway = tokio::process::Command::new(exe)
         .arg("run")
         .arg("--config")
@@ -167,15 +171,25 @@ async fn start_office(dir: &Path, admin_port: u16, people: &[Person]) -> anyhow:
     // Keep draining the gateway's stdout so it never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
+    // A newer reader at the back door pushes over HTTP (ADMS); its users come from the roster.
+    let push_reader = PushSim::start(PushSimConfig {
+        server: format!("http://{push}"),
+        serial: scenario::PUSH_SERIAL.into(),
+        utc_offset_secs: scenario::WITA_OFFSET_S,
+        poll_interval: Some(Duration::from_secs(1)),
+        ..PushSimConfig::default()
+    })
+    .context("starting the push reader simulator")?;
+
     let office = Office {
         dir: dir.to_path_buf(),
-        config_path,
         config,
         api_token,
         admin: admin_seen.unwrap_or(admin),
         tablets,
         gateway,
         reader,
+        push_reader,
         receiver_db,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -289,8 +303,7 @@ async fn play(
         crate::tablets::provision::register(&office.config, "Tablet Pintu Depan").await?,
         crate::tablets::provision::register(&office.config, "HP Dinas Luar").await?,
     ];
-    let login = crate::demo::scenario::demo_login(&office.config_path).await;
-    print_banner(office, login.as_deref());
+    print_banner(office);
 
     // Tablets registered while the gateway runs are picked up within a few seconds.
     let mut tablets = Vec::new();
@@ -322,6 +335,14 @@ async fn play(
                     Err(e) => format!("{:<22} no reply: {e}", people[person].name),
                 };
                 println!("  {}  tablet      {line}", scenario::clock());
+            }
+            Scene::FingerPush { person } => {
+                office.push_reader.punch(people[person].nip, 0, 1);
+                println!(
+                    "  {}  fingerprint {:<22} pushed by the back-door reader (ADMS)",
+                    scenario::clock(),
+                    people[person].name
+                );
             }
             Scene::Finger { person } => {
                 let record = scenario::punch_now(&people[person], &office.reader);
@@ -375,16 +396,17 @@ fn random_secret() -> String {
     hex::encode(bytes)
 }
 
-fn print_banner(office: &Office, login: Option<&str>) {
+fn print_banner(office: &Office) {
     let o = &office.config.office;
     println!();
     println!("  Hadir demo — {} ({})", o.name, o.timezone);
     println!("  ────────────────────────────────────────────────────────────────");
     println!("  admin UI      http://{}/", office.admin);
-    match login {
-        Some(password) => println!("  login         {DEMO_USER} / {password}"),
-        None => println!("  API token     {}", office.api_token),
-    }
+    println!(
+        "  login         {DEMO_USER} / {}   (API token {})",
+        scenario::DEMO_PASSWORD,
+        office.api_token
+    );
     println!(
         "  office QR     http://{}/qr?token=<{}>",
         office.admin,
@@ -399,6 +421,10 @@ fn print_banner(office: &Office, login: Option<&str>) {
     println!(
         "  reader        {} (simulated ZKTeco, serial CKZK212260001)",
         office.reader.addr()
+    );
+    println!(
+        "  push reader   serial {} posting to the gateway",
+        office.push_reader.serial()
     );
     println!("  tablets       mqtt://{}", office.tablets);
     println!(
@@ -458,5 +484,6 @@ async fn stop_office(mut office: Office) {
             println!("gateway did not stop in 15 s; killed");
         }
     }
+    office.push_reader.shutdown().await;
     office.reader.shutdown().await;
 }

@@ -19,6 +19,8 @@ pub const WITA_OFFSET_S: i64 = 8 * 3600;
 pub const OFFICE: (f64, f64) = (0.5436, 117.6261);
 /// Samarinda, where the travelling employee checks in from.
 const SAMARINDA: (f64, f64) = (-0.5022, 117.1536);
+/// Serial of the push-mode reader at the back door.
+pub const PUSH_SERIAL: &str = "CKPUSH2260002";
 /// Index in [`people`] of the employee on official travel.
 pub const TRAVELLER: usize = 6;
 
@@ -35,8 +37,10 @@ pub enum Habit {
     ExpiredQr,
     /// On official travel with an SPT.
     Travelling,
-    /// Uses the fingerprint reader.
+    /// Uses the fingerprint reader at the front door (pull mode).
     Finger,
+    /// Uses the newer reader at the back door (ADMS push mode).
+    FingerPush,
 }
 
 /// A demo employee.
@@ -121,7 +125,7 @@ pub fn people() -> Vec<Person> {
             "Hendra Wijaya",
             "Bidang Statistik",
             "Pranata Komputer",
-            Habit::Finger,
+            Habit::FingerPush,
         ),
         p(
             "198907072012032009",
@@ -145,6 +149,8 @@ pub struct ConfigInputs<'a> {
     pub reader: SocketAddr,
     /// The reference receiver's HTTP address.
     pub receiver: SocketAddr,
+    /// Where push-mode readers post.
+    pub push: SocketAddr,
     /// The API token.
     pub api_token: &'a str,
     /// Upstream Basic-auth password.
@@ -181,6 +187,15 @@ address = "{reader}"
 poll_interval_s = 2
 max_drift_s = 30
 
+[[devices]]
+name = "pintu-belakang"
+kind = "zk-push"
+serial = "{PUSH_SERIAL}"
+
+[push]
+listen = "{push}"
+delay_s = 2
+
 [upstream]
 mode = "https"
 url = "http://{receiver}/v1/batches"
@@ -201,6 +216,7 @@ listen = "{tablets}"
         receiver = i.receiver,
         upstream_password = i.upstream_password,
         tablets = i.tablets,
+        push = i.push,
     )
 }
 
@@ -266,8 +282,13 @@ pub enum Scene {
         /// The check-in as the app builds it.
         payload: serde_json::Value,
     },
-    /// A finger on the reader.
+    /// A finger on the front-door reader (pull).
     Finger {
+        /// Index into [`people`].
+        person: usize,
+    },
+    /// A finger on the back-door reader (push).
+    FingerPush {
         /// Index into [`people`].
         person: usize,
     },
@@ -282,6 +303,7 @@ pub fn morning(people: &[Person], qr: &str, old_qr: &str) -> Vec<Scene> {
         .enumerate()
         .map(|(i, p)| match p.habit {
             Habit::Finger => Scene::Finger { person: i },
+            Habit::FingerPush => Scene::FingerPush { person: i },
             Habit::Honest => Scene::CheckIn {
                 person: i,
                 tablet: 0,
@@ -459,7 +481,32 @@ pub fn describe_reply(p: &Person, reply: &Reply) -> String {
     )
 }
 
-/// Creates the demo operator account and returns its password, when operator accounts exist.
-pub async fn demo_login(_config_path: &Path) -> Option<String> {
-    None
+/// The demo operator's password (printed by the demo; never use it outside the demo).
+pub const DEMO_PASSWORD: &str = "Kutim-Demo-2026";
+
+/// Creates the demo operator account (admin role) through the real CLI, before the gateway starts.
+pub async fn create_demo_login(exe: &Path, config_path: &Path) -> anyhow::Result<()> {
+    let file = config_path.with_file_name("demo-password");
+    std::fs::write(&file, format!("{DEMO_PASSWORD}\n"))?;
+    let out = tokio::process::Command::new(exe)
+        .args([
+            "operator",
+            "add",
+            super::DEMO_USER,
+            "--role",
+            "admin",
+            "--password-file",
+        ])
+        .arg(&file)
+        .arg("--config")
+        .arg(config_path)
+        .output()
+        .await?;
+    let _ = std::fs::remove_file(&file);
+    anyhow::ensure!(
+        out.status.success(),
+        "creating the demo login: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
 }

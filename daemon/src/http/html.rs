@@ -91,7 +91,12 @@ pub fn page(f: &Frame<'_>, body: &str) -> String {
     );
     if let Some(v) = &f.viewer {
         out.push_str("<nav>");
-        for (path, id, en) in NAV {
+        let admin_nav: &[(&str, &str, &str)] = if v.role >= Role::Admin {
+            &[("/operators", "Operator", "Operators")]
+        } else {
+            &[]
+        };
+        for (path, id, en) in NAV.iter().chain(admin_nav) {
             let cls = if *path == f.current {
                 r#" class="current""#
             } else {

@@ -51,6 +51,8 @@ pub fn routes() -> Router<AdminState> {
         .route("/recap", get(recap_page))
         .route("/recap/download", get(recap_download))
         .route("/audit", get(audit_page))
+        .route("/operators", get(operators_page).post(operator_post))
+        .route("/operators/{name}/reset", post(operator_reset))
         .route("/static/hadir.css", get(css))
 }
 
@@ -191,6 +193,14 @@ fn done_text(l: Lang, code: &str) -> String {
         "holiday" => l.t("Hari libur disimpan.", "Holiday saved."),
         "holiday-deleted" => l.t("Hari libur dihapus.", "Holiday removed."),
         "password" => l.t("Kata sandi diganti.", "Password changed."),
+        "operator" => l.t(
+            "Operator ditambahkan; ia harus mengganti kata sandinya saat masuk pertama.",
+            "Operator added; they must change the password at the first login.",
+        ),
+        "operator-reset" => l.t(
+            "Kata sandi diatur ulang; sesi operator itu diakhiri.",
+            "Password reset; that operator's sessions were ended.",
+        ),
         _ => l.t("Tersimpan.", "Saved."),
     }
     .to_string()
@@ -2133,6 +2143,166 @@ async fn audit_page(State(st): State<AdminState>, ctx: Ctx, PageCaller(c): PageC
     }
     b.push_str("</table>");
     ctx.ok(&st, &c, l.t("Jejak audit", "Audit log"), "/audit", &b)
+}
+
+async fn operators_page(
+    State(st): State<AdminState>,
+    ctx: Ctx,
+    PageCaller(c): PageCaller,
+) -> Response {
+    let l = ctx.lang;
+    if let Err(e) = c.require(Role::Admin) {
+        return ctx.fail(&st, Some(&c), e);
+    }
+    let ops = match st.store.operators().await {
+        Ok(o) => o,
+        Err(e) => return ctx.fail(&st, Some(&c), e.into()),
+    };
+    let roles = [
+        (
+            "viewer",
+            l.t("viewer — hanya melihat", "viewer — read only"),
+        ),
+        (
+            "operator",
+            l.t(
+                "operator — tinjauan, izin, pegawai",
+                "operator — review, leave, roster",
+            ),
+        ),
+        (
+            "admin",
+            l.t(
+                "admin — juga jadwal dan akun",
+                "admin — also schedules and accounts",
+            ),
+        ),
+    ];
+    let mut b = format!(
+        r#"<table id="operators"><tr><th>{}</th><th>{}</th><th>Status</th><th>{}</th><th>{}</th></tr>"#,
+        l.t("Nama", "Name"),
+        l.t("Peran", "Role"),
+        l.t("Dibuat", "Created"),
+        l.t("Atur ulang kata sandi", "Reset password"),
+    );
+    let now = jiff::Timestamp::now().to_string();
+    for o in &ops {
+        let locked = o
+            .locked_until_utc
+            .as_deref()
+            .filter(|u| **u > *now.as_str());
+        let status = match (locked, o.must_change) {
+            (Some(u), _) => format!(
+                r#"<span class="bad">{} {}</span>"#,
+                l.t("terkunci sampai", "locked until"),
+                i18n::utc_to_local(Some(u), &st.office_tz)
+            ),
+            (None, true) => l
+                .t("harus ganti kata sandi", "must change password")
+                .to_string(),
+            (None, false) => l.t("aktif", "active").to_string(),
+        };
+        let _ = write!(
+            b,
+            r#"<tr><td>{name}</td><td>{role}</td><td>{status}</td><td>{created}</td><td><form method="post" action="/operators/{nameu}/reset" class="inline">{csrf}<input name="password" type="password" minlength="{min}" required placeholder="{ph}" aria-label="{ph}" autocomplete="new-password"> <button type="submit">{reset}</button></form></td></tr>"#,
+            name = esc(&o.name),
+            nameu = url_enc(&o.name),
+            role = o.role.as_str(),
+            created = i18n::utc_to_local(Some(&o.created_utc), &st.office_tz),
+            csrf = csrf_field(&c.csrf),
+            min = auth::MIN_PASSWORD_CHARS,
+            ph = l.t("kata sandi sekali pakai", "one-time password"),
+            reset = l.t("Atur ulang", "Reset"),
+        );
+    }
+    b.push_str("</table>");
+    let _ = write!(
+        b,
+        r#"<h2>{h}</h2><form method="post" action="/operators" class="box" id="operator-form">{csrf}
+<div class="row"><div><label for="oname">{name}</label><input id="oname" name="name" required maxlength="32" pattern="[a-z0-9._-]{{2,32}}"></div>
+<div><label for="orole">{role}</label><select id="orole" name="role">{ropts}</select></div>
+<div><label for="opw">{pw}</label><input id="opw" name="password" type="password" minlength="{min}" required autocomplete="new-password"></div></div>
+<p class="muted">{hint}</p><p><button type="submit">{add}</button></p></form>"#,
+        h = l.t("Tambah operator", "Add an operator"),
+        csrf = csrf_field(&c.csrf),
+        name = l.t(
+            "Nama pengguna (huruf kecil, angka)",
+            "User name (lower case, digits)"
+        ),
+        role = l.t("Peran", "Role"),
+        ropts = options(&roles, "operator"),
+        pw = l.t("Kata sandi sekali pakai", "One-time password"),
+        min = auth::MIN_PASSWORD_CHARS,
+        hint = l.t(
+            "Operator baru harus mengganti kata sandi ini saat masuk pertama kali.",
+            "The new operator must change this password at the first login."
+        ),
+        add = l.t("Tambah", "Add"),
+    );
+    ctx.ok(
+        &st,
+        &c,
+        l.t("Akun operator", "Operator accounts"),
+        "/operators",
+        &b,
+    )
+}
+
+async fn operator_post(
+    State(st): State<AdminState>,
+    ctx: Ctx,
+    PageCaller(c): PageCaller,
+    body: Bytes,
+) -> Response {
+    let f = Form::parse(&body);
+    let r = async {
+        c.check_csrf(f.get("_csrf"))?;
+        c.require(Role::Admin)?;
+        let name = f.get("name").trim().to_string();
+        auth::name_ok(&name)?;
+        let role = Role::parse(f.get("role"))
+            .ok_or_else(|| ApiError::BadRequest("role must be admin, operator or viewer".into()))?;
+        auth::password_policy(&name, f.get("password"))?;
+        let hash = auth::hash_password_async(f.get("password").to_string()).await?;
+        st.store
+            .add_operator(name, role, hash, true, c.name.clone())
+            .await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match r {
+        Ok(()) => see_other("/operators?done=operator"),
+        Err(e) => ctx.fail(&st, Some(&c), e),
+    }
+}
+
+async fn operator_reset(
+    State(st): State<AdminState>,
+    ctx: Ctx,
+    PageCaller(c): PageCaller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = Form::parse(&body);
+    let r = async {
+        c.check_csrf(f.get("_csrf"))?;
+        c.require(Role::Admin)?;
+        auth::password_policy(&name, f.get("password"))?;
+        let hash = auth::hash_password_async(f.get("password").to_string()).await?;
+        if !st
+            .store
+            .set_operator_password(name.clone(), hash, true, None, c.name.clone())
+            .await?
+        {
+            return Err(ApiError::NotFound(format!("no operator {name}")));
+        }
+        Ok(())
+    }
+    .await;
+    match r {
+        Ok(()) => see_other("/operators?done=operator-reset"),
+        Err(e) => ctx.fail(&st, Some(&c), e),
+    }
 }
 
 async fn css() -> Response {
