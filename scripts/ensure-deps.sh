@@ -43,6 +43,12 @@ if [ "${HADIR_DEPS:-test}" = test ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check pyzk==0.9
   fi
+  # iclockhelper, an independent parser of ADMS push bodies, cross-checks the push parser
+  # (issue 7). It imports pkg_resources, hence the setuptools pin.
+  if ! "$venv/bin/python" -c 'import iclockhelper' >/dev/null 2>&1; then
+    echo "ensure-deps: adding iclockhelper to $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check iclockhelper==0.0.4 'setuptools<81'
+  fi
 fi
 
 if [ "${HADIR_DEPS:-test}" = test ]; then

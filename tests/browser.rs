@@ -79,6 +79,8 @@ impl Driver {
 struct Browser {
     driver: SocketAddr,
     id: String,
+    /// Chromium's process id, to stop it should the driver not.
+    pid: Option<u64>,
 }
 
 impl Browser {
@@ -106,7 +108,8 @@ impl Browser {
         }}});
         let v = wd(driver, "POST", "/session", caps);
         let id = v["sessionId"].as_str().expect("session id").to_string();
-        let b = Browser { driver, id };
+        let pid = v["capabilities"]["goog:processID"].as_u64();
+        let b = Browser { driver, id, pid };
         // Headless Chromium saves downloads only when told to.
         b.call(
             "POST",
@@ -153,6 +156,27 @@ impl Browser {
         self.call("POST", &format!("/element/{e}/click"), json!({}));
     }
 
+    /// Clicks a submit button or link and waits until the next page has loaded (the old
+    /// document's marker is gone and the new one is complete).
+    fn submit(&self, css: &str) {
+        self.script("window.__hadirOld = true;");
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let done = self.script(
+                "return window.__hadirOld === undefined && document.readyState === 'complete';",
+            );
+            if done == json!(true) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page after clicking {css}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn text(&self, css: &str) -> String {
         let e = self.find(css);
         self.call("GET", &format!("/element/{e}/text"), json!(null))
@@ -194,6 +218,14 @@ impl Drop for Browser {
                 json!(null),
             )
         });
+        if let Some(pid) = self.pid {
+            // Only if that process is still our Chromium (its profile is a hadir test dir).
+            let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("hadir-test-browser"));
+            if ours {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
     }
 }
 
@@ -340,12 +372,12 @@ fn an_operator_logs_in_enters_leave_approves_a_check_in_and_downloads_the_recap_
     b.screenshot("login");
     b.type_into("#name", "admin");
     b.type_into("#password", &one_time);
-    b.click("#login");
+    b.submit("#login");
     assert!(b.url().ends_with("/password"), "{}", b.url());
     b.type_into("#current", &one_time);
     b.type_into("#new", "Kantor-Uji-2026!");
     b.type_into("#confirm", "Kantor-Uji-2026!");
-    b.click("#save-password");
+    b.submit("#save-password");
 
     // The dashboard.
     assert_eq!(b.text("h1"), "Dasbor");
@@ -377,7 +409,7 @@ fn an_operator_logs_in_enters_leave_approves_a_check_in_and_downloads_the_recap_
          document.getElementById('date_from').value='{from}';document.getElementById('date_to').value='{to}';"
     ));
     b.type_into("#note", "Surat keterangan dokter");
-    b.click("#leave-save");
+    b.submit("#leave-save");
     assert!(
         b.text(".notice").contains("Entri disimpan"),
         "{}",
@@ -405,7 +437,7 @@ fn an_operator_logs_in_enters_leave_approves_a_check_in_and_downloads_the_recap_
         "textarea[name=note]",
         "Dicek: di tepi area kantor, sesuai foto",
     );
-    b.click("button.approve");
+    b.submit("button.approve");
     assert!(b.text(".notice").contains("Keputusan tinjauan disimpan"));
     assert!(b.text("#review-empty").contains("Tidak ada"));
     let verdict: String = rusqlite::Connection::open(&db)

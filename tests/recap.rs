@@ -69,15 +69,11 @@ const ENAM_HARI_MAY: [i8; 21] = [
 ];
 
 fn employee(nip: &str, name: &str, unit: &str) -> Employee {
-    Employee {
-        nip: nip.into(),
-        name: name.into(),
-        unit: unit.into(),
-        position: "Staf".into(),
-        home_lat: None,
-        home_lon: None,
-        ..Employee::default()
-    }
+    // Through serde, as the API builds it, so fields added later keep their defaults.
+    serde_json::from_value(serde_json::json!({
+        "nip": nip, "name": name, "unit": unit, "position": "Staf",
+    }))
+    .unwrap()
 }
 
 fn checkin(nip: &str, at: &str, mode: &str, verdict: &str) -> CheckinRecord {
@@ -831,6 +827,13 @@ fn hadir_recap_on_a_database_filled_through_the_api_gives_the_same_numbers_in_cs
     assert!(!out.status.success(), "a skipped row fails the command");
     assert!(stdout.contains("1 baru"), "{stdout}");
     assert!(stdout.contains("baris 3: DILEWATI 12345"), "{stdout}");
+
+    // The seeded 2026 holidays: 17 libur nasional + 8 cuti bersama.
+    let out = hadir_cmd(&["holidays", "list", "--year", "2026", "--config", cfg_s]);
+    assert!(out.status.success());
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(listed.lines().count(), 25, "{listed}");
+    assert!(listed.contains("2026-08-17  libur-nasional"), "{listed}");
 
     let gw = Gateway::start(&cfg);
     let put = http(

@@ -811,6 +811,34 @@ fn employees_are_edited_and_imported_with_per_row_reports_and_bad_input_changes_
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("import-result"), "{}", r.text());
     assert_eq!(office.count("SELECT COUNT(*) FROM employees"), 2);
+    // An XLSX export works the same way.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["NIP", "Nama", "Unit Kerja", "Jabatan"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (c, v) in [
+        "197501012000031003",
+        "Agus Salim",
+        "Sekretariat",
+        "Sekretaris",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(1, c as u16, *v).unwrap();
+    }
+    let xlsx = wb.save_to_buffer().unwrap();
+    let r = request(
+        a,
+        "POST",
+        "/api/v1/employees/import?filename=simpeg.xlsx",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        &xlsx,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["inserted"], 1, "{}", r.text());
+    assert_eq!(office.count("SELECT COUNT(*) FROM employees"), 3);
     // Without the CSRF part the upload is refused.
     let no_csrf = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"simpeg.csv\"\r\n\r\n{csv}\r\n--{boundary}--\r\n");
     let r = request(
@@ -950,6 +978,12 @@ fn the_dashboard_attendance_and_recap_show_the_day_in_indonesian_with_an_english
     assert_eq!(d["zone"], "WITA");
     assert_eq!(d["today"]["employees"], 2);
     let dash = s.get("/").text();
+    let csp = s
+        .get("/")
+        .header("content-security-policy")
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     assert!(
         dash.contains("Dasbor")
             && dash.contains("WITA")
@@ -1171,4 +1205,147 @@ fn an_admin_manages_operator_accounts_from_the_operators_page_and_others_cannot(
         office.count("SELECT COUNT(*) FROM outbox WHERE kind = 'audit' AND body LIKE '%operator-password-reset%'"),
         1
     );
+}
+
+#[test]
+fn face_enrollment_from_the_web_needs_an_operator_and_says_so_when_face_checks_are_off() {
+    let office = Office::start("web-face");
+    let a = office.gw.admin;
+    web::employee(a, NIP, "Siti Rahma", "Bidang Umum");
+    let boundary = "----face";
+    let photo = support::tablet::jpeg(3);
+    let upload = |csrf: Option<&str>| {
+        let mut body = Vec::new();
+        if let Some(t) = csrf {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{t}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"nip\"\r\n\r\n{NIP}\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(&photo);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        body
+    };
+    let ctype = format!("multipart/form-data; boundary={boundary}");
+    let viewer = operator(a, "tamu", "viewer");
+    let ops = operator(a, "ops", "operator");
+    let r = request(
+        a,
+        "POST",
+        "/employees/face",
+        &[("Cookie", &viewer.cookie), ("Content-Type", &ctype)],
+        &upload(Some(&viewer.csrf)),
+    );
+    assert_eq!(r.status, 403);
+    let r = request(
+        a,
+        "POST",
+        "/employees/face",
+        &[("Cookie", &ops.cookie), ("Content-Type", &ctype)],
+        &upload(None),
+    );
+    assert_eq!(r.status, 403);
+    let r = request(
+        a,
+        "POST",
+        "/employees/face",
+        &[("Cookie", &ops.cookie), ("Content-Type", &ctype)],
+        &upload(Some(&ops.csrf)),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("face verification is off"),
+        "{}",
+        r.text()
+    );
+    let r = request(
+        a,
+        "POST",
+        &format!("/api/v1/employees/{NIP}/face"),
+        &[
+            ("Authorization", &format!("Bearer {TOKEN}")),
+            ("Content-Type", &ctype),
+        ],
+        &upload(None),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("face.detector_model"));
+    assert!(ops
+        .get("/employees")
+        .text()
+        .contains("Verifikasi wajah tidak aktif"));
+}
+
+#[test]
+fn an_operator_enrolls_a_face_from_an_uploaded_photo_and_only_the_template_is_stored() {
+    let models = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/models"));
+    if !models.join("faceres.onnx").exists() {
+        eprintln!("SKIPPED: no face models in {}", models.display());
+        return;
+    }
+    let dir = TempDir::new("web-face-enroll");
+    let config = dir.path().join("hadir.toml");
+    let face = format!(
+        "[face]\ndetector_model = \"{d}/blazeface.onnx\"\nembedder_model = \"{d}/faceres.onnx\"\n",
+        d = models.display()
+    );
+    std::fs::write(&config, test_config(dir.path(), &face)).unwrap();
+    let gw = Gateway::start(&config);
+    let a = gw.admin;
+    web::employee(a, NIP, "Siti Rahma", "Bidang Umum");
+    let ops = operator(a, "ops", "operator");
+    assert!(ops.get("/employees").text().contains("face-form"));
+    let photo = std::fs::read(models.join("astronaut.png")).unwrap();
+    let boundary = "----enroll";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"nip\"\r\n\r\n{NIP}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"siti.png\"\r\nContent-Type: image/png\r\n\r\n",
+            ops.csrf
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ctype = format!("multipart/form-data; boundary={boundary}");
+    let r = request(
+        a,
+        "POST",
+        "/employees/face",
+        &[("Cookie", &ops.cookie), ("Content-Type", &ctype)],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("face-result"), "{}", r.text());
+    let db = rusqlite::Connection::open(dir.path().join("data/hadir.db")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM face_templates WHERE nip = ?1",
+            [NIP],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let audited: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE actor LIKE '%ops%' AND subject = ?1",
+            [NIP],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(audited >= 1);
 }

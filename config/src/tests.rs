@@ -179,3 +179,19 @@ fn a_face_section_for_an_nchw_rgb_model_parses() {
     assert_eq!(c.face.embedder.output.as_deref(), Some("fc1"));
     assert_eq!(c.face.workers, 2);
 }
+
+#[test]
+fn push_readers_get_a_loopback_listener_by_default_and_bad_push_values_are_reported() {
+    let c = parse("", "empty").unwrap();
+    assert!(c.push.enabled);
+    assert_eq!(c.push.listen.to_string(), "127.0.0.1:8081");
+    assert!(c.roster_sync.enabled && !c.roster_sync.prune_unknown_users);
+    let ps = problems(
+        "[admin]\nlisten = \"127.0.0.1:9000\"\n[push]\nlisten = \"127.0.0.1:9000\"\ndelay_s = 0\nmax_body_kb = 1\nbogus = 1\n[roster_sync]\ninterval_s = 0\n",
+    );
+    find(&ps, "push.listen");
+    find(&ps, "push.delay_s");
+    find(&ps, "push.max_body_kb");
+    find(&ps, "push.bogus");
+    find(&ps, "roster_sync.interval_s");
+}

@@ -29,8 +29,9 @@ fn open(dir: &Path) -> StoreOwner {
 }
 
 fn nip(i: usize) -> String {
-    // Valid-looking NIPs: born 1980-01-01 + i days mod 28, TMT 2005-01, sequence i.
-    format!("198001{:02}200501{}{:03}", 1 + i % 28, 1 + i % 2, i % 1000) + ""
+    // 18 digits, unique below 7,000 (lcm of 28, 2 and 1,000): born 1980-01-(1..28), TMT 2005-01,
+    // sex 1 or 2, sequence i mod 1000.
+    format!("198001{:02}200501{}{:03}", 1 + i % 28, 1 + i % 2, i % 1000)
 }
 
 fn vm_hwm_kib() -> u64 {
@@ -51,7 +52,7 @@ async fn fill(dir: &Path, employees: usize) {
     let rows: Vec<RosterRow> = (0..employees)
         .map(|i| RosterRow {
             line: i + 2,
-            nip: format!("{}{:04}", &nip(i)[..14], i),
+            nip: nip(i),
             name: format!("Pegawai {i}"),
             unit: format!("Bidang {}", i % 10),
             position: "Staf".into(),

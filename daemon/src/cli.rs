@@ -56,7 +56,8 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
     },
-    /// Talk to a fingerprint reader directly (info, users, attendance, time, set-time, live).
+    /// Talk to a fingerprint reader directly (info, users, attendance, time, set-time, live), or
+    /// import its USB attendance export (import).
     Zk {
         #[command(subcommand)]
         command: crate::zk_cli::ZkCommand,

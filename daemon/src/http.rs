@@ -54,6 +54,8 @@ pub struct AdminState {
     pub office_name: Arc<str>,
     /// IANA zone of the office.
     pub office_tz: Arc<str>,
+    /// Face verification, when configured (for enrolling faces from the web UI).
+    pub face: Option<crate::face::FacePool>,
 }
 
 /// Builds the router.

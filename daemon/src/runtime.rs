@@ -110,6 +110,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         qr_step_s: config.verification.qr_step_s,
         office_name: config.office.name.as_str().into(),
         office_tz: config.office.timezone.as_str().into(),
+        face: face_pool.clone(),
     };
     let app = http::router(state);
 

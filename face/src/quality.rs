@@ -11,7 +11,7 @@ pub const MAX_BRIGHTNESS: f32 = 220.0;
 /// Lowest accepted contrast (standard deviation of brightness).
 pub const MIN_CONTRAST: f32 = 12.0;
 /// Lowest accepted sharpness (variance of the 4-neighbour Laplacian of brightness).
-pub const MIN_SHARPNESS: f32 = 20.0;
+pub const MIN_SHARPNESS: f32 = 30.0;
 
 /// The measures of one face crop.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -330,13 +330,41 @@ fn enrollment_accepts_a_good_portrait_and_rejects_unusable_photos_with_a_reason(
         assert!(!err.message_id().is_empty());
     }
     let dark: RgbImage = RgbImage {
-        data: img.data.iter().map(|&v| v / 6).collect(),
+        data: img.data.iter().map(|&v| v / 4).collect(),
         ..img.clone()
     };
     match s.enroll_candidate(&jpeg(&dark, 95)) {
-        Err(Rejection::TooDark { .. }) | Err(Rejection::NoFace) => {}
+        Err(e @ Rejection::TooDark { .. }) => eprintln!("dark: {} — {e}", e.code()),
         other => panic!("dark: {other:?}"),
     }
+    match s.enroll_candidate(&jpeg(&box_blur(&img, 4), 95)) {
+        Err(e @ Rejection::Blurry { .. }) => eprintln!("blurred: {} — {e}", e.code()),
+        other => panic!("blurred: {other:?}"),
+    }
+}
+
+/// A (2r+1)² box blur: an out-of-focus photo.
+fn box_blur(img: &RgbImage, r: usize) -> RgbImage {
+    let mut out = img.clone();
+    for y in 0..img.height {
+        for x in 0..img.width {
+            let (mut sum, mut n) = ([0u32; 3], 0u32);
+            for yy in y.saturating_sub(r)..(y + r + 1).min(img.height) {
+                for xx in x.saturating_sub(r)..(x + r + 1).min(img.width) {
+                    let p = img.pixel(xx, yy);
+                    for c in 0..3 {
+                        sum[c] += u32::from(p[c]);
+                    }
+                    n += 1;
+                }
+            }
+            let i = (y * img.width + x) * 3;
+            for c in 0..3 {
+                out.data[i + c] = (sum[c] / n) as u8;
+            }
+        }
+    }
+    out
 }
 
 #[test]

@@ -174,11 +174,14 @@ impl Receiver {
         }
     }
 
-    /// Record ids held, read from the receiver's SQLite file.
+    /// Ids of the attendance records held (punches and check-ins; audit and other kinds of
+    /// records the gateway also forwards are left out).
     pub fn record_ids(&self) -> Vec<String> {
         let conn = rusqlite::Connection::open(&self.db).unwrap();
         conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        let mut stmt = conn.prepare("SELECT record_id FROM records").unwrap();
+        let mut stmt = conn
+            .prepare("SELECT record_id FROM records WHERE kind IN ('punch', 'checkin')")
+            .unwrap();
         stmt.query_map([], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()

@@ -270,7 +270,17 @@ fn parse_local(s: &str) -> Option<(Date, Time)> {
 
 /// Builds the recap for `q` on a read connection (see the module documentation for the rules).
 pub fn build(conn: &Connection, office: &str, q: &RecapQuery) -> Result<Recap, AttendanceError> {
-    let (from, to) = (q.month.first(), q.month.last());
+    build_span(conn, office, q, q.month.first(), q.month.last())
+}
+
+/// [`build`] over the days `from..=to` of `q.month` only (the dashboard needs one day).
+fn build_span(
+    conn: &Connection,
+    office: &str,
+    q: &RecapQuery,
+    from: Date,
+    to: Date,
+) -> Result<Recap, AttendanceError> {
     let people = roster(conn, q)?;
     let cal = store::load_calendar(conn, from, to)?;
     let ndays = (to.day() - from.day() + 1) as usize;
@@ -304,7 +314,7 @@ pub fn build(conn: &Connection, office: &str, q: &RecapQuery) -> Result<Recap, A
                 continue;
             };
             let wfh = matches!(r.get_ref(2)?.as_str_or_null(), Ok(Some("wfh")));
-            punches[i].push(((d.day() - 1) as u8, Punch { time, wfh }));
+            punches[i].push(((d.day() - from.day()) as u8, Punch { time, wfh }));
         }
     }
 
@@ -470,8 +480,14 @@ pub fn day_counts(
     office: &str,
     day: Date,
 ) -> Result<TodayCounts, AttendanceError> {
-    let recap = build(conn, office, &RecapQuery::month(Month::of(day), day))?;
-    let idx = (day.day() - 1) as usize;
+    let recap = build_span(
+        conn,
+        office,
+        &RecapQuery::month(Month::of(day), day),
+        day,
+        day,
+    )?;
+    let idx = 0;
     let mut c = TodayCounts {
         date: Some(day),
         employees: recap.employees.len() as u32,

@@ -219,17 +219,27 @@ impl PullReader {
                 .await?;
         }
 
+        // Roster sync after the punches are safe; a failure here never holds up collection.
+        let mut sync_error = None;
         if let Some(cfg) = &self.roster_sync {
-            match super::sync::sync_pull_reader(&mut client, &self.store, &serial, cfg).await {
-                Ok(_) => {}
-                Err(super::sync::PullSyncError::Reader(e)) => return Err(e.into()),
-                Err(super::sync::PullSyncError::Store(e)) => return Err(e.into()),
+            if let Err(e) =
+                super::sync::sync_pull_reader(&mut client, &self.store, &serial, cfg).await
+            {
+                tracing::warn!(device = %self.name, error = %e, "roster sync to the reader failed; retried next poll");
+                match e {
+                    // The link is gone: reconnect as for any other reader failure.
+                    super::sync::PullSyncError::Reader(z) if z.is_transient() => {
+                        return Err(z.into())
+                    }
+                    e => sync_error = Some(format!("roster sync: {e}")),
+                }
             }
         }
 
         let mut status = self.status();
         status.serial = Some(serial.clone());
         status.online = true;
+        status.last_error = sync_error;
         status.last_seen_utc = Some(jiff::Timestamp::now().to_string());
         status.drift_s = Some(drift_after);
         status.firmware = Some(info.firmware.clone());

@@ -193,6 +193,10 @@ pub async fn sync_pull_reader(
                 tracing::warn!(serial, nip, "employee does not fit this reader's user record (28-byte firmware holds numeric ids up to 4294967295); skipped");
                 report.skipped += 1;
             }
+            Err(e @ ZkError::DeviceError { .. }) => {
+                tracing::warn!(serial, nip, error = %e, "reader refused the user; skipped");
+                report.skipped += 1;
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -109,6 +109,11 @@ pub fn api() -> Api {
         &["POST"],
         post(employee_import).layer(upload),
     )
+    .add(
+        "/api/v1/employees/{nip}/face",
+        &["POST"],
+        post(employee_face).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+    )
     .add("/api/v1/schedules", &["GET"], get(schedules))
     .add(
         "/api/v1/schedules/{name}",
@@ -762,6 +767,47 @@ async fn employee_import(
         )
         .await?,
     ))
+}
+
+/// Enrolls an employee's face from 1–5 uploaded photos (JPEG/PNG).
+pub async fn enroll_face(
+    st: &AdminState,
+    c: &Caller,
+    nip: &str,
+    photos: Vec<Vec<u8>>,
+) -> Result<crate::face::EnrollReport, ApiError> {
+    c.require(Role::Operator)?;
+    nip_ok(nip)?;
+    let Some(pool) = &st.face else {
+        return Err(ApiError::BadRequest(
+            "face verification is off: set face.detector_model and face.embedder_model in the configuration".into(),
+        ));
+    };
+    crate::face::enroll_photos(
+        pool.engine(),
+        &st.store,
+        nip,
+        &photos,
+        &format!("web:{}", c.name),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::face::EnrollError::Engine(_) | crate::face::EnrollError::Store(_) => {
+            ApiError::Unavailable(e.to_string())
+        }
+        other => ApiError::BadRequest(other.to_string()),
+    })
+}
+
+async fn employee_face(
+    State(st): State<AdminState>,
+    ApiCaller(c): ApiCaller,
+    Path(nip): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Json<crate::face::EnrollReport>, ApiError> {
+    let photos = super::pages::files_named(&headers, &body, "photo")?;
+    Ok(Json(enroll_face(&st, &c, &nip, photos).await?))
 }
 
 // ---------------------------------------------------------------- schedules & holidays

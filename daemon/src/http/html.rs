@@ -150,6 +150,13 @@ pub fn respond(status: StatusCode, html: String) -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
+            // Nothing but our own stylesheet and images; no scripts, no framing.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "same-origin"),
         ],
         html,
     )
@@ -191,11 +198,11 @@ pub fn options(items: &[(&str, &str)], selected: &str) -> String {
 pub const CSS: &str = r#"
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f23;background:#f4f6f8}
-header{display:flex;flex-wrap:wrap;align-items:center;gap:.4em 1.2em;padding:.6em 1.2em;background:#0b5d3b;color:#fff}
+header{display:flex;flex-wrap:wrap;align-items:center;gap:.4em .9em;padding:.6em 1em;background:#0b5d3b;color:#fff}
 header a{color:#fff;text-decoration:none}
 .brand{font-weight:700;font-size:1.25em}
 .office{opacity:.85}
-nav{display:flex;flex-wrap:wrap;gap:.2em .9em;flex:1}
+nav{display:flex;flex-wrap:wrap;gap:.2em .35em;flex:1;font-size:.95em}
 nav a{padding:.2em .4em;border-radius:4px}
 nav a.current,nav a:hover{background:rgba(255,255,255,.18)}
 .who{display:flex;gap:.5em;align-items:center}

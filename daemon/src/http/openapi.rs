@@ -52,7 +52,7 @@ const fn b(mut o: Operation, body: &'static str) -> Operation {
 
 /// Every operation under `/api/v1`.
 pub const OPERATIONS: &[Operation] = &[
-    b(op("POST", "/api/v1/punches", "intake", "Import punches from another system; answered after the commit; duplicates stored once.", "admin"),
+    b(op("POST", "/api/v1/punches", "intake", "Import punches from another system; answered after the commit; duplicates stored once.", "the bearer API token (not a session)"),
       r#"{"punches":[{"device":"pintu-depan","employee":"1987…","time":"2026-11-23T07:29:05","state":0}]} (1–1000 punches)"#),
     q(op("GET", "/api/v1/qr", "display", "The current office QR code (display token, not a session).", "display token"),
       &[("token", "the display token from data_dir/display-token")]),
@@ -88,6 +88,8 @@ pub const OPERATIONS: &[Operation] = &[
     b(q(op("POST", "/api/v1/employees/import", "employees", "Import a SIMPEG export (CSV or XLSX as the raw body); reports per row.", "operator"),
       &[("filename", "original file name (decides CSV or XLSX)"), ("dry_run", "true for a preview that writes nothing")]),
       "the file's bytes"),
+    b(op("POST", "/api/v1/employees/{nip}/face", "employees", "Enroll the employee's face from 1–5 photos (multipart/form-data, parts named photo); stores templates only. 400 with a reason per refused photo, or when face verification is off.", "operator"),
+      "multipart/form-data with 1–5 `photo` parts (JPEG or PNG)"),
     op("GET", "/api/v1/schedules", "schedules", "Work schedule groups.", "viewer"),
     b(op("PUT", "/api/v1/schedules/{name}", "schedules", "Add or replace a schedule group (hours per weekday, late and early tolerance).", "admin"),
       r#"{"label":"…","late_tolerance_min":0,"early_tolerance_min":0,"is_default":false,"days":[{"start":"07:30","end":"16:00"},…,null,null]}"#),

@@ -41,6 +41,10 @@ pub fn routes() -> Router<AdminState> {
         .route("/travel", post(travel_post))
         .route("/employees", get(employees_page).post(employee_post))
         .route("/employees/import", post(employee_import).layer(upload))
+        .route(
+            "/employees/face",
+            post(employee_face).layer(axum::extract::DefaultBodyLimit::max(api::MAX_UPLOAD_BYTES)),
+        )
         .route("/schedules", get(schedules_page).post(schedule_post))
         .route("/holidays", post(holiday_post))
         .route("/holidays/{date}/delete", post(holiday_delete))
@@ -162,9 +166,20 @@ impl Ctx {
         if status.is_server_error() {
             tracing::warn!(error = %e, "page request failed");
         }
+        // Back to the page the form was on: the first path segment.
+        let section = self.here.split(['/', '?']).nth(1).unwrap_or("");
+        let back = match section {
+            "travel" => "/leave",
+            "holidays" => "/schedules",
+            "photo" => "/review",
+            "review" | "leave" | "employees" | "schedules" | "recap" | "attendance"
+            | "operators" | "password" | "audit" => &self.here[..section.len() + 1],
+            _ => "/",
+        };
         let body = format!(
-            r#"{}<p><a href="javascript:history.back()">{}</a> · <a href="/">{}</a></p>"#,
+            r#"{}<p><a href="{}">{}</a> · <a href="/">{}</a></p>"#,
             notice("error", &e.to_string()),
+            esc(back),
             self.t("Kembali", "Back"),
             self.t("Dasbor", "Dashboard"),
         );
@@ -323,6 +338,19 @@ fn multipart(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Part>, ApiError> {
         rest = &data_start[data_end + end_delim.len()..];
     }
     Ok(parts)
+}
+
+/// The non-empty file parts named `field` of a `multipart/form-data` body.
+pub(super) fn files_named(
+    headers: &HeaderMap,
+    body: &[u8],
+    field: &str,
+) -> Result<Vec<Vec<u8>>, ApiError> {
+    Ok(multipart(headers, body)?
+        .into_iter()
+        .filter(|p| p.name == field && !p.data.is_empty())
+        .map(|p| p.data)
+        .collect())
 }
 
 fn see_other(to: &str) -> Response {
@@ -1498,9 +1526,39 @@ async fn employees_page(
                 "Recognised columns: NIP, Nama, Unit/Bidang, Jabatan, Kelompok jadwal."
             ),
         );
+        if st.face.is_some() {
+            let _ = write!(
+                b,
+                r#"<h2>{h}</h2><form method="post" action="/employees/face" enctype="multipart/form-data" class="box" id="face-form">{csrf}
+<label for="fnip">{emp}</label><select id="fnip" name="nip" required>{opts}</select>
+<label for="fphotos">{ph}</label><input id="fphotos" type="file" name="photo" accept="image/jpeg,image/png" multiple required>
+<p class="muted">{hint}</p><p><button type="submit">{go}</button></p></form>"#,
+                h = l.t("Daftarkan wajah", "Enroll a face"),
+                csrf = csrf_field(&c.csrf),
+                emp = l.t("Pegawai", "Employee"),
+                opts = employee_options(&emps, ""),
+                ph = l.t("1–5 foto (JPEG/PNG)", "1–5 photos (JPEG/PNG)"),
+                hint = l.t(
+                    "Satu wajah besar, terang dan tajam per foto. Hanya templat yang disimpan, bukan fotonya.",
+                    "One large, well-lit, sharp face per photo. Only templates are stored, never the photos."
+                ),
+                go = l.t("Daftarkan", "Enroll"),
+            );
+        } else {
+            let _ = write!(
+                b,
+                r#"<p class="muted">{}</p>"#,
+                l.t(
+                    "Verifikasi wajah tidak aktif (face.detector_model dan face.embedder_model belum diatur).",
+                    "Face verification is off (face.detector_model and face.embedder_model are not set)."
+                )
+            );
+        }
     } else {
         b.push_str(&read_only(&ctx));
     }
+    // The roster first; the forms first when editing someone.
+    let forms = std::mem::take(&mut b);
     let _ = write!(
         b,
         r#"<h2>{} ({})</h2><table id="employees"><tr><th>NIP</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>WFH</th><th></th></tr>"#,
@@ -1535,6 +1593,11 @@ async fn employees_page(
         );
     }
     b.push_str("</table>");
+    let b = if ctx.q("edit").is_some() {
+        forms + &b
+    } else {
+        b + &forms
+    };
     ctx.ok(&st, &c, l.t("Pegawai", "Employees"), "/employees", &b)
 }
 
@@ -1672,6 +1735,59 @@ async fn employee_import(
         "/employees",
         &b,
     )
+}
+
+async fn employee_face(
+    State(st): State<AdminState>,
+    ctx: Ctx,
+    PageCaller(c): PageCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let l = ctx.lang;
+    let r = async {
+        let parts = multipart(&headers, &body)?;
+        let csrf = parts
+            .iter()
+            .find(|p| p.name == "_csrf")
+            .map(|p| String::from_utf8_lossy(&p.data).to_string())
+            .unwrap_or_default();
+        c.check_csrf(&csrf)?;
+        let nip = parts
+            .iter()
+            .find(|p| p.name == "nip")
+            .map(|p| String::from_utf8_lossy(&p.data).trim().to_string())
+            .unwrap_or_default();
+        let photos = parts
+            .into_iter()
+            .filter(|p| p.name == "photo" && !p.data.is_empty())
+            .map(|p| p.data)
+            .collect();
+        api::enroll_face(&st, &c, &nip, photos).await
+    }
+    .await;
+    match r {
+        Ok(rep) => {
+            let b = format!(
+                r#"<p id="face-result">{} {} · {} {} · {} {:.2}</p><p><a href="/employees">{}</a></p>"#,
+                esc(&rep.nip),
+                l.t("terdaftar:", "enrolled:"),
+                rep.enrolled,
+                l.t("templat", "templates"),
+                l.t("kemiripan terendah", "lowest agreement"),
+                rep.min_agreement,
+                l.t("Kembali ke daftar pegawai", "Back to the roster"),
+            );
+            ctx.ok(
+                &st,
+                &c,
+                l.t("Wajah terdaftar", "Face enrolled"),
+                "/employees",
+                &b,
+            )
+        }
+        Err(e) => ctx.fail(&st, Some(&c), e),
+    }
 }
 
 // ------------------------------------------------------------------ schedules & holidays

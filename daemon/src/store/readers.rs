@@ -118,6 +118,30 @@ fn pending_subjects(tx: &Connection, serial: &str) -> Result<HashSet<String>, St
     Ok(rows)
 }
 
+/// Whether a new command for `subject` may be queued: drops pending commands for it that were
+/// not handed out yet (they are superseded); false while one is out on the reader.
+fn supersede(
+    tx: &Transaction<'_>,
+    serial: &str,
+    subject: &str,
+    pending: &HashSet<String>,
+) -> Result<bool, StoreError> {
+    if !pending.contains(subject) {
+        return Ok(true);
+    }
+    tx.prepare_cached(
+        "DELETE FROM reader_commands
+         WHERE serial = ?1 AND subject = ?2 AND done_utc IS NULL AND sent_utc IS NULL",
+    )?
+    .execute(params![serial, subject])?;
+    let out: i64 = tx
+        .prepare_cached(
+            "SELECT COUNT(*) FROM reader_commands WHERE serial = ?1 AND subject = ?2 AND done_utc IS NULL",
+        )?
+        .query_row(params![serial, subject], |r| r.get(0))?;
+    Ok(out == 0)
+}
+
 fn desired_roster(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT nip, name FROM employees WHERE active = 1 ORDER BY nip")?;
@@ -465,6 +489,12 @@ impl Store {
     ) -> Result<SyncReport, StoreError> {
         self.write(move |tx| {
             let mut report = SyncReport::default();
+            // Finished commands are kept a week for the UI and support, then dropped.
+            let week_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 7)).to_string();
+            tx.execute(
+                "DELETE FROM reader_commands WHERE serial = ?1 AND done_utc IS NOT NULL AND done_utc < ?2",
+                params![serial, week_ago],
+            )?;
             let desired = desired_roster(tx)?;
             if desired.is_empty() {
                 return Ok(report);
@@ -475,10 +505,10 @@ impl Store {
             for (nip, name) in &desired {
                 let name = reader_name(name);
                 let subject = format!("user:{nip}");
-                if pending.contains(&subject) {
+                if held.get(nip).is_some_and(|(n, _, _)| *n == name) {
                     continue;
                 }
-                if held.get(nip).is_some_and(|(n, _, _)| *n == name) {
+                if !supersede(tx, &serial, &subject, &pending)? {
                     continue;
                 }
                 let user = PushUser {
@@ -496,7 +526,7 @@ impl Store {
                 }
                 let removable = *managed || (policy.prune_unknown && *privilege == 0);
                 let subject = format!("user:{pin}");
-                if !removable || pending.contains(&subject) {
+                if !removable || !supersede(tx, &serial, &subject, &pending)? {
                     continue;
                 }
                 enqueue_command(
@@ -541,7 +571,7 @@ impl Store {
                         continue;
                     }
                     let subject = format!("fp:{pin}:{fid}");
-                    if pending.contains(&subject) {
+                    if !supersede(tx, &serial, &subject, &pending)? {
                         continue;
                     }
                     let t = PushTemplate {
@@ -718,6 +748,131 @@ fn store_template(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{DiskLimits, Employee, StoreOwner};
+
+    fn employee(nip: &str, name: &str) -> Employee {
+        Employee {
+            nip: nip.into(),
+            name: name.into(),
+            unit: String::new(),
+            position: String::new(),
+            home_lat: None,
+            home_lon: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn sync_queues_once_requeues_after_a_failure_and_never_acts_on_an_empty_roster() {
+        let dir = std::env::temp_dir().join(format!(
+            "hadir-readers-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let limits = DiskLimits {
+            max_db_bytes: 0,
+            min_free_bytes: 0,
+        };
+        let (owner, _) = StoreOwner::open(&dir, "o", jiff::tz::TimeZone::UTC, limits).unwrap();
+        let store = owner.store();
+        let policy = SyncPolicy {
+            templates: true,
+            prune_unknown: false,
+        };
+        let sn = || "SN1".to_string();
+        // A user the reader reported, while the roster is empty: nothing happens.
+        store
+            .store_reader_oper(
+                sn(),
+                vec![PushUser {
+                    pin: "5".into(),
+                    name: "Lokal".into(),
+                    ..Default::default()
+                }],
+                Vec::new(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.sync_push_reader(sn(), policy).await.unwrap(),
+            SyncReport::default()
+        );
+
+        store
+            .upsert_employee(employee("1001", "Siti"))
+            .await
+            .unwrap();
+        let r = store.sync_push_reader(sn(), policy).await.unwrap();
+        assert_eq!(
+            (r.users_set, r.users_deleted),
+            (1, 0),
+            "the reader's own user stays"
+        );
+        assert_eq!(
+            store.sync_push_reader(sn(), policy).await.unwrap(),
+            SyncReport::default(),
+            "nothing queued twice"
+        );
+        let cmds = store.take_reader_commands(sn(), 16, 300).await.unwrap();
+        assert_eq!(cmds.len(), 1);
+        assert!(cmds[0]
+            .1
+            .starts_with("DATA UPDATE USERINFO PIN=1001\tName=Siti"));
+        assert!(store
+            .take_reader_commands(sn(), 16, 300)
+            .await
+            .unwrap()
+            .is_empty());
+        // The reader fails it: the next pass queues it again.
+        let failed = CommandResult {
+            id: cmds[0].0,
+            ret: -1,
+            cmd: "DATA".into(),
+        };
+        assert_eq!(
+            store
+                .record_command_results(sn(), vec![failed])
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .sync_push_reader(sn(), policy)
+                .await
+                .unwrap()
+                .users_set,
+            1
+        );
+        // A result for another reader's command is ignored.
+        let foreign = CommandResult {
+            id: cmds[0].0,
+            ret: 0,
+            cmd: "DATA".into(),
+        };
+        assert_eq!(
+            store
+                .record_command_results("SN2".into(), vec![foreign])
+                .await
+                .unwrap(),
+            0
+        );
+        // Off the roster: removed, since the gateway put it there.
+        store
+            .upsert_employee(employee("1002", "Budi"))
+            .await
+            .unwrap();
+        store
+            .deactivate_employee("1001".into(), "t".into())
+            .await
+            .unwrap();
+        let r = store.sync_push_reader(sn(), policy).await.unwrap();
+        assert_eq!((r.users_set, r.users_deleted), (1, 1));
+        drop(store);
+        owner.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn reader_names_are_cut_to_23_bytes_at_a_character_boundary() {

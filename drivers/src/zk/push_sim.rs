@@ -157,7 +157,8 @@ pub enum PushSimError {
 }
 
 impl PushSim {
-    /// Starts the reader's loop (it keeps retrying until the gateway answers).
+    /// Starts the reader's loop (it keeps retrying until the gateway answers). Call it inside a
+    /// tokio runtime; the loop stops on [`PushSim::shutdown`] or when the handle is dropped.
     pub fn start(cfg: PushSimConfig) -> Result<PushSim, PushSimError> {
         let http = reqwest::Client::builder()
             .timeout(cfg.request_timeout)
@@ -265,7 +266,7 @@ impl PushSim {
         st.pending_att.len() + st.pending_oper.len()
     }
 
-    /// Commands executed so far, with their return codes.
+    /// The last commands executed (at most 1024), with their return codes.
     pub fn executed(&self) -> Vec<(u64, Command, i32)> {
         self.shared.state().executed.clone()
     }
@@ -285,7 +286,7 @@ impl PushSim {
         self.shared.state().skew
     }
 
-    /// Points the reader at another server URL is not possible; this wakes it to retry now.
+    /// Wakes the reader to upload and poll now instead of after its current wait.
     pub fn wake(&self) {
         self.shared.wake.notify_one();
     }
@@ -412,6 +413,9 @@ async fn cycle(shared: &Shared, http: &reqwest::Client, base: &str, sn: &str) ->
                 ret,
                 cmd: cmd.name().to_string(),
             });
+        }
+        if st.executed.len() >= MAX_RESULTS {
+            st.executed.remove(0);
         }
         st.executed.push((id, cmd, ret));
     }
