@@ -193,7 +193,9 @@ fn separable(img: &RgbImage, map: &Affine, size: usize) -> Vec<[f32; 3]> {
     let (lo, hi) = yw
         .iter()
         .flatten()
-        .fold((usize::MAX, 0usize), |(lo, hi), &(i, _)| (lo.min(i), hi.max(i + 1)));
+        .fold((usize::MAX, 0usize), |(lo, hi), &(i, _)| {
+            (lo.min(i), hi.max(i + 1))
+        });
     let rows = hi.saturating_sub(lo);
     let mut tmp = vec![[0f32; 3]; rows * size];
     for r in 0..rows {
