@@ -351,16 +351,15 @@ fn box_blur(img: &RgbImage, r: usize) -> RgbImage {
             let (mut sum, mut n) = ([0u32; 3], 0u32);
             for yy in y.saturating_sub(r)..(y + r + 1).min(img.height) {
                 for xx in x.saturating_sub(r)..(x + r + 1).min(img.width) {
-                    let p = img.pixel(xx, yy);
-                    for c in 0..3 {
-                        sum[c] += u32::from(p[c]);
+                    for (acc, v) in sum.iter_mut().zip(img.pixel(xx, yy)) {
+                        *acc += u32::from(v);
                     }
                     n += 1;
                 }
             }
             let i = (y * img.width + x) * 3;
-            for c in 0..3 {
-                out.data[i + c] = (sum[c] / n) as u8;
+            for (o, acc) in out.data[i..i + 3].iter_mut().zip(sum) {
+                *o = (acc / n) as u8;
             }
         }
     }
