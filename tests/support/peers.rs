@@ -174,6 +174,14 @@ impl Receiver {
         }
     }
 
+    /// Every record held, of any kind (attendance, audit, manual entries...).
+    pub fn all_record_count(&self) -> usize {
+        let conn = rusqlite::Connection::open(&self.db).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM records", [], |r| r.get::<_, i64>(0))
+            .unwrap() as usize
+    }
+
     /// Ids of the attendance records held (punches and check-ins; audit and other kinds of
     /// records the gateway also forwards are left out).
     pub fn record_ids(&self) -> Vec<String> {
