@@ -488,6 +488,9 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     Ok(lost.is_empty() && duplicated == 0 && flat)
 }
 
+/// Seconds after each start before RSS samples count towards growth.
+const WARM_UP_S: f64 = 120.0;
+
 /// The most RSS growth a long soak tolerates (a leak of a few bytes per record shows up here).
 const MAX_GROWTH_MIB_PER_HOUR: f64 = 8.0;
 
@@ -585,22 +588,23 @@ fn receiver_counts(db: &Path) -> anyhow::Result<(u64, u64, u64)> {
     Ok((n(rows), n(distinct), n(resent)))
 }
 
-/// Least-squares slope of RSS over time within each gateway life longer than 30 s (after a
-/// 10 s warm-up), weighted by the life's length, in MiB per hour.
+/// Least-squares slope of RSS over time within each gateway life, after a two-minute warm-up
+/// (SQLite caches and the broker's bounded per-topic logs fill up to their caps first), over
+/// lives with at least three minutes after it, weighted by length, in MiB per hour.
 fn rss_growth_mib_per_hour(lives: &[Vec<(f64, u64)>]) -> Option<f64> {
     let mut weighted = 0.0;
     let mut weight = 0.0;
     for life in lives {
         let pts: Vec<(f64, f64)> = life
             .iter()
-            .filter(|(t, _)| *t >= 10.0)
+            .filter(|(t, _)| *t >= WARM_UP_S)
             .map(|(t, kib)| (*t, *kib as f64 / 1024.0))
             .collect();
         let span = match (pts.first(), pts.last()) {
             (Some(a), Some(b)) => b.0 - a.0,
             _ => 0.0,
         };
-        if span < 20.0 || pts.len() < 10 {
+        if span < 180.0 || pts.len() < 60 {
             continue;
         }
         let n = pts.len() as f64;
