@@ -12,6 +12,8 @@ use std::io::Cursor;
 
 mod markers;
 
+pub use markers::{walk as jpeg_header, Header as JpegHeader};
+
 /// An 8-bit RGB image, rows top to bottom, 3 bytes per pixel.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RgbImage {
@@ -278,7 +280,7 @@ pub fn sniff(b: &[u8]) -> Option<ImageFormat> {
 }
 
 /// Guesses what an unsupported file is, for the message only.
-fn looks_like(b: &[u8]) -> Option<&'static str> {
+pub fn looks_like(b: &[u8]) -> Option<&'static str> {
     if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
         Some("GIF")
     } else if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {

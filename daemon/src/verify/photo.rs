@@ -3,7 +3,7 @@
 //! or nearly the same picture sent again).
 //!
 //! Decompression bombs: the file size is capped by the caller (`verification.photo_max_kb`), and a
-//! marker walk ([`markers`]) reads the declared dimensions, coding process and scan count before
+//! marker walk (`hadir_face::image::jpeg_header`, shared with the face pipeline) reads the declared dimensions, coding process and scan count before
 //! the decoder is created, so a file declaring 20000×20000 pixels is refused without allocating
 //! anything. The decoder then scales by 1/2–1/8 while decoding (the hash needs only 9×8 cells),
 //! and runs with an output-size limit as a second fence.
@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use super::{CheckIn, Context, Finding, PhotoSeen, Severity};
 
 mod dhash;
-mod markers;
+
+use hadir_face::image::{jpeg_header, looks_like, ImageError, JpegHeader, Limits};
 
 /// Largest accepted width or height, pixels.
 pub const MAX_SIDE: u32 = 8192;
@@ -80,6 +81,25 @@ pub enum PhotoError {
         /// Declared height.
         height: u32,
     },
+}
+
+impl From<ImageError> for PhotoError {
+    fn from(e: ImageError) -> Self {
+        match e {
+            ImageError::Empty => PhotoError::Empty,
+            ImageError::TooLarge { size, max } => PhotoError::TooLarge { size, max },
+            ImageError::UnknownFormat { looks_like } => PhotoError::NotJpeg { looks_like },
+            ImageError::WrongFormat { found, .. } => PhotoError::NotJpeg {
+                looks_like: Some(found.name()),
+            },
+            ImageError::Truncated { .. } => PhotoError::Truncated,
+            ImageError::Corrupt { reason, .. } => PhotoError::Corrupt(reason),
+            ImageError::Unsupported { feature, .. } => PhotoError::Unsupported(feature),
+            ImageError::TooManyPixels { width, height, .. } => {
+                PhotoError::TooManyPixels { width, height }
+            }
+        }
+    }
 }
 
 impl PhotoError {
@@ -165,10 +185,22 @@ pub fn inspect(bytes: &[u8], max_bytes: usize) -> Result<PhotoInfo, PhotoError> 
     }
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return Err(PhotoError::NotJpeg {
-            looks_like: markers::sniff(bytes),
+            looks_like: if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+                Some("PNG")
+            } else {
+                looks_like(bytes)
+            },
         });
     }
-    let header = markers::walk(bytes)?;
+    let limits = Limits {
+        max_bytes,
+        max_pixels: MAX_PIXELS,
+        max_side: MAX_SIDE,
+        max_progressive_pixels: MAX_PROGRESSIVE_PIXELS,
+        max_scans: MAX_SCANS,
+        work_side: 0,
+    };
+    let header = jpeg_header(bytes, &limits).map_err(PhotoError::from)?;
     let dhash = decode_dhash(bytes, &header)?;
     Ok(PhotoInfo {
         sha256: hex::encode(Sha256::digest(bytes)),
@@ -178,7 +210,7 @@ pub fn inspect(bytes: &[u8], max_bytes: usize) -> Result<PhotoInfo, PhotoError> 
     })
 }
 
-fn decode_dhash(bytes: &[u8], header: &markers::Header) -> Result<u64, PhotoError> {
+fn decode_dhash(bytes: &[u8], header: &JpegHeader) -> Result<u64, PhotoError> {
     let bpp = usize::from(header.components);
     // The decoder is a well-fuzzed safe-Rust crate; a panic in it would still only mean "corrupt".
     let decoded = std::panic::catch_unwind(|| {

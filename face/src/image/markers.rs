@@ -6,11 +6,16 @@ use super::{ImageError, ImageFormat, Limits};
 
 /// What the frame header declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
+    /// Declared width, pixels.
     pub width: u32,
+    /// Declared height, pixels.
     pub height: u32,
+    /// Colour components (1 grey, 3 colour).
     pub components: u8,
+    /// Progressive coding.
     pub progressive: bool,
+    /// Scans counted.
     pub scans: u32,
 }
 
@@ -69,8 +74,9 @@ fn is_sof(m: u8) -> bool {
     matches!(m, 0xC0..=0xCF) && !matches!(m, 0xC4 | 0xC8 | 0xCC)
 }
 
-/// Walks the markers of a file that starts with SOI.
-pub(crate) fn walk(b: &[u8], limits: &Limits) -> Result<Header, ImageError> {
+/// Walks the markers of a file that starts with SOI, applying the caps in `limits` before any
+/// decoding.
+pub fn walk(b: &[u8], limits: &Limits) -> Result<Header, ImageError> {
     let mut i = 2;
     let mut frame: Option<Header> = None;
     loop {
