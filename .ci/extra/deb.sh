@@ -125,7 +125,8 @@ health=$(curl -fsS "http://127.0.0.1:$port/health") || fail "/health did not ans
 echo "health: $health"
 grep -q '"status":"ok"' <<<"$health" || fail "/health is not ok"
 [ -f /var/lib/hadir/hadir.db ] || fail "no database in /var/lib/hadir"
-check_stat /var/lib/hadir/hadir.db "640 hadir hadir"
+# The database holds face templates and retained selfies: readable by the service user only.
+check_stat /var/lib/hadir/hadir.db "600 hadir hadir"
 check_stat /var/lib/hadir/api-token "600 hadir hadir"
 sleep 2
 # runuser forks: the daemon is its child, running as hadir.
