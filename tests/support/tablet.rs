@@ -174,31 +174,9 @@ impl Tablet {
     }
 }
 
-/// A small, unique JPEG selfie (a pattern derived from `seed`).
+/// A small, unique JPEG selfie (a pattern derived from `seed`), as the demo and soak draw them.
 pub fn jpeg(seed: u64) -> Vec<u8> {
-    let (w, h) = (96u16, 128u16);
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let mut blocks = [0u8; 64];
-    for b in blocks.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = (x & 0xff) as u8;
-    }
-    let mut pixels = Vec::with_capacity(w as usize * h as usize * 3);
-    for yy in 0..h as usize {
-        for xx in 0..w as usize {
-            let v = blocks[(yy * 8 / h as usize) * 8 + xx * 8 / w as usize];
-            pixels.extend_from_slice(&[v, v.wrapping_add(40), 255 - v]);
-        }
-    }
-    let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, 85)
-        .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
-        .unwrap();
-    out
+    hadir::demo::tablet::selfie(seed)
 }
 
 /// Base64 of bytes.
