@@ -1,5 +1,6 @@
 //! Pull-mode readers end to end: the reader simulator (in this test process, serving the real
-//! protocol on 127.0.0.1) and the real `hadir` binary polling it.
+//! protocol on 127.0.0.1) and the real `hadir` binary polling it. Also fingerprint templates
+//! between pull readers, push readers and the gateway's database.
 
 mod support;
 
@@ -7,9 +8,13 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hadir_drivers::zk::push::PushTemplate;
 use hadir_drivers::zk::sim::{synthetic_records, synthetic_users};
 use hadir_drivers::zk::{
-    AttendanceRecord, SimConfig, SimHandle, Simulator, UserLayout, ZkDateTime,
+    AttendanceRecord, FingerTemplate, PushSim, PushSimConfig, SimConfig, SimHandle, Simulator,
+    User, UserLayout, ZkDateTime,
 };
 use support::peers::Receiver;
 use support::*;
@@ -252,4 +257,286 @@ async fn the_reader_log_is_cleared_only_after_everything_on_it_was_acknowledged_
     });
     drop(gw);
     sim.shutdown().await;
+}
+
+// Fingerprint templates (issue 7) on pull readers.
+
+const NIP: &str = "198703152010011002";
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn empty_pull_reader(serial: &str, listen: Option<std::net::SocketAddr>) -> SimHandle {
+    let mut cfg = SimConfig {
+        serial: serial.into(),
+        ..SimConfig::default()
+    };
+    if let Some(addr) = listen {
+        cfg.listen = addr;
+    }
+    Simulator::start(cfg).await.unwrap()
+}
+
+fn pull_entry(name: &str, sim: &SimHandle) -> String {
+    format!(
+        "[[devices]]\nname = \"{name}\"\nkind = \"zk-pull\"\naddress = \"{}\"\npoll_interval_s = 1\n",
+        sim.addr()
+    )
+}
+
+fn push_entry(name: &str, serial: &str) -> String {
+    format!("[[devices]]\nname = \"{name}\"\nkind = \"zk-push\"\nserial = \"{serial}\"\n")
+}
+
+fn with_sync(port: Option<u16>, devices: &str) -> String {
+    let push = match port {
+        Some(p) => {
+            format!("[push]\nlisten = \"127.0.0.1:{p}\"\ndelay_s = 1\nerror_delay_s = 1\n\n")
+        }
+        None => String::new(),
+    };
+    format!("{push}[roster_sync]\ninterval_s = 2\n\n{devices}\n")
+}
+
+fn put_employee(gw: &Gateway, nip: &str, name: &str) {
+    let auth = format!("Bearer {TOKEN}");
+    let body = serde_json::json!({ "name": name }).to_string();
+    let r = http(
+        gw.admin,
+        "PUT",
+        &format!("/api/v1/employees/{nip}"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+fn count(dir: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(dir.join("data/hadir.db"))
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+async fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The reader's slot number for a user id.
+fn uid_of(sim: &SimHandle, user_id: &str) -> Option<u16> {
+    sim.users()
+        .iter()
+        .find(|u| u.user_id == user_id)
+        .map(|u| u.uid)
+}
+
+/// Whether the pull reader holds exactly `bytes` for the user's finger.
+fn holds(sim: &SimHandle, user_id: &str, fid: u8, bytes: &[u8]) -> bool {
+    let Some(uid) = uid_of(sim, user_id) else {
+        return false;
+    };
+    sim.templates()
+        .iter()
+        .any(|t| t.uid == uid && t.fid == fid && t.template == bytes)
+}
+
+fn template_bytes(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(seed) ^ seed)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fingerprints_enrolled_on_pull_and_push_readers_reach_every_other_reader_once() {
+    let a = empty_pull_reader("PULLFPA01", None).await;
+    let b = empty_pull_reader("PULLFPB01", None).await;
+    let dir = TempDir::new("pull-fp");
+    let port = free_port();
+    let devices = format!(
+        "{}{}{}",
+        pull_entry("lobi", &a),
+        pull_entry("aula", &b),
+        push_entry("gerbang", "PUSHFP01")
+    );
+    let gw = Gateway::start(&write_config(dir.path(), &with_sync(Some(port), &devices)));
+    put_employee(&gw, NIP, "Siti Aminah");
+    let p = PushSim::start(PushSimConfig {
+        server: format!("http://127.0.0.1:{port}"),
+        serial: "PUSHFP01".into(),
+        poll_interval: Some(Duration::from_millis(200)),
+        error_delay: Some(Duration::from_millis(300)),
+        request_timeout: Duration::from_secs(5),
+        ..PushSimConfig::default()
+    })
+    .unwrap();
+    wait_until(
+        "the employee on all three readers",
+        Duration::from_secs(30),
+        || uid_of(&a, NIP).is_some() && uid_of(&b, NIP).is_some() && p.users().len() == 1,
+    )
+    .await;
+
+    // Enrolled at reader A's sensor (pull mode).
+    let on_a = template_bytes(7, 1234);
+    a.enroll(FingerTemplate {
+        uid: uid_of(&a, NIP).unwrap(),
+        fid: 6,
+        valid: 1,
+        template: on_a.clone(),
+    });
+    let pushed = PushTemplate {
+        pin: NIP.into(),
+        fid: 6,
+        size: 1234,
+        valid: 1,
+        tmp: B64.encode(&on_a),
+    };
+    wait_until(
+        "A's finger on pull reader B and push reader P",
+        Duration::from_secs(30),
+        || holds(&b, NIP, 6, &on_a) && p.templates().contains(&pushed),
+    )
+    .await;
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM fingerprint_templates WHERE pin = '198703152010011002' AND fid = 6 AND source_serial = 'PULLFPA01' AND size = 1234"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'fingerprint-template'"
+        ),
+        1
+    );
+
+    // Enrolled at push reader P: written to both pull readers.
+    let on_p = template_bytes(11, 900);
+    p.enroll(PushTemplate {
+        pin: NIP.into(),
+        fid: 3,
+        size: 900,
+        valid: 1,
+        tmp: B64.encode(&on_p),
+    });
+    wait_until(
+        "P's finger on pull readers A and B",
+        Duration::from_secs(30),
+        || holds(&a, NIP, 3, &on_p) && holds(&b, NIP, 3, &on_p),
+    )
+    .await;
+    // Several more polls: nothing is stored twice or bounced back as a new enrolment.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        count(dir.path(), "SELECT COUNT(*) FROM fingerprint_templates"),
+        2
+    );
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'fingerprint-template'"
+        ),
+        2
+    );
+    for sim in [&a, &b] {
+        assert_eq!(sim.templates().len(), 2, "{:?}", sim.templates());
+        assert!(sim.is_enabled());
+    }
+    assert_eq!(p.templates().len(), 2);
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM reader_templates WHERE serial IN ('PULLFPA01', 'PULLFPB01')"
+        ),
+        4
+    );
+    p.shutdown().await;
+    assert_eq!(gw.terminate(), Some(0));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_pull_reader_gets_the_users_and_fingerprints_of_the_one_it_replaces() {
+    let mut siti = User::new(1, NIP, "Siti Aminah");
+    siti.group = "1".into();
+    let fingers = vec![
+        FingerTemplate {
+            uid: 1,
+            fid: 0,
+            valid: 1,
+            template: template_bytes(3, 1500),
+        },
+        FingerTemplate {
+            uid: 1,
+            fid: 5,
+            valid: 1,
+            template: template_bytes(5, 700),
+        },
+    ];
+    let old = Simulator::start(SimConfig {
+        serial: "PULLOLD01".into(),
+        users: vec![siti],
+        templates: fingers.clone(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = old.addr();
+    let dir = TempDir::new("pull-replace");
+    let gw = Gateway::start(&write_config(
+        dir.path(),
+        &with_sync(None, &pull_entry("lobi", &old)),
+    ));
+    put_employee(&gw, NIP, "Siti Aminah");
+    put_employee(&gw, "199001012015032001", "Budi Santoso");
+    wait_until(
+        "the old reader's fingers stored",
+        Duration::from_secs(30),
+        || {
+            count(
+                dir.path(),
+                "SELECT COUNT(*) FROM fingerprint_templates WHERE source_serial = 'PULLOLD01'",
+            ) == 2
+        },
+    )
+    .await;
+
+    // The reader breaks; an empty one with another serial takes its place and address.
+    old.shutdown().await;
+    let new = empty_pull_reader("PULLNEW01", Some(addr)).await;
+    wait_until("the replacement restored", Duration::from_secs(40), || {
+        new.users().len() == 2 && fingers.iter().all(|f| holds(&new, NIP, f.fid, &f.template))
+    })
+    .await;
+    assert_eq!(new.templates().len(), 2);
+    assert_eq!(
+        count(dir.path(), "SELECT COUNT(*) FROM fingerprint_templates"),
+        2
+    );
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM reader_templates WHERE serial = 'PULLNEW01'"
+        ),
+        2
+    );
+    drop(gw);
+    new.shutdown().await;
 }

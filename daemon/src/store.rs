@@ -40,7 +40,10 @@ pub use open::OpenReport;
 pub use operators::{OperatorRow, Role, SessionRow};
 pub use outbox::OutboxRow;
 pub use punches::{Appended, StoreStats};
-pub use readers::{reader_name, OperStored, ReaderRoster, SyncPolicy, SyncReport, UnknownReader};
+pub use readers::{
+    reader_name, OperStored, PulledStored, PulledTemplate, ReaderRoster, SyncPolicy, SyncReport,
+    TemplateToWrite, UnknownReader,
+};
 pub use roster::{RosterApplied, RosterRow};
 pub use schedules::{holidays as holidays_between, load_calendar, HolidayImport};
 pub use schema::CURRENT_VERSION;

@@ -17,8 +17,8 @@ pub use client::{
 pub use codec::{cmd, make_commkey, CodecError, Packet};
 pub use push_sim::{PushSim, PushSimConfig, PushSimStats};
 pub use records::{
-    AttendanceRecord, DeviceCounts, LiveEvent, LiveEventFormat, RecordError, RecordLayout, User,
-    UserLayout,
+    AttendanceRecord, DeviceCounts, FingerTemplate, LiveEvent, LiveEventFormat, RecordError,
+    RecordLayout, User, UserLayout,
 };
 pub use sim::{Faults, SimConfig, SimHandle, Simulator};
 pub use time::{TimeError, ZkDateTime};

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use hadir_drivers::zk::sim::{synthetic_records, synthetic_users};
+use hadir_drivers::zk::sim::{synthetic_records, synthetic_templates, synthetic_users};
 use hadir_drivers::zk::{
-    AttendanceRecord, ClientOptions, DeviceProfile, Faults, LiveEventFormat, RecordLayout,
-    SimConfig, SimHandle, Simulator, Transport, User, UserLayout, ZkClient, ZkDateTime, ZkError,
+    AttendanceRecord, ClientOptions, DeviceProfile, Faults, FingerTemplate, LiveEventFormat,
+    RecordLayout, SimConfig, SimHandle, Simulator, Transport, User, UserLayout, ZkClient,
+    ZkDateTime, ZkError,
 };
 
 const BOTH: [Transport; 2] = [Transport::Tcp, Transport::Udp];
@@ -498,4 +499,126 @@ async fn connecting_to_a_closed_tcp_port_is_refused() {
         .unwrap_err();
     assert!(matches!(err, ZkError::Refused { .. }), "{err}");
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
+
+fn with_templates(users: usize, per_user: usize, layout: UserLayout) -> SimConfig {
+    let mut cfg = fixture(users, 0, layout);
+    cfg.templates = synthetic_templates(&cfg.users, per_user);
+    cfg
+}
+
+fn template(uid: u16, fid: u8, len: usize) -> FingerTemplate {
+    FingerTemplate {
+        uid,
+        fid,
+        valid: 1,
+        template: (0..len).map(|i| (i as u8) ^ fid ^ (uid as u8)).collect(),
+    }
+}
+
+#[tokio::test]
+async fn templates_are_read_in_both_user_layouts_on_both_transports() {
+    for layout in [UserLayout::Zk6, UserLayout::Zk8] {
+        // 40 users x 3 fingers of 600-1100 bytes: several READ_BUFFER chunks on UDP.
+        let sim = start(with_templates(40, 3, layout)).await;
+        for t in BOTH {
+            let mut c = connect(&sim, t, 0).await;
+            let got = c.templates().await.unwrap();
+            assert_eq!(got.len(), 120);
+            assert_eq!(got, sim.templates(), "{layout:?} {t:?}");
+            assert_eq!(c.free_sizes().await.unwrap().fingers, 120);
+        }
+        assert!(sim.is_enabled());
+    }
+}
+
+#[tokio::test]
+async fn a_reader_without_fingerprints_reads_as_no_templates() {
+    let sim = start(fixture(3, 0, UserLayout::Zk8)).await;
+    for t in BOTH {
+        let mut c = connect(&sim, t, 0).await;
+        assert!(c.templates().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn saved_templates_are_read_back_identically_and_replace_the_same_finger() {
+    for layout in [UserLayout::Zk6, UserLayout::Zk8] {
+        for t in BOTH {
+            let sim = start(with_templates(2, 1, layout)).await;
+            let mut c = connect(&sim, t, 0).await;
+            c.users().await.unwrap();
+            let mut user = User::new(3, "4711", "Siti");
+            user.group = "1".into();
+            // 2,500 bytes: three DATA packets in the buffered write.
+            let fingers = vec![template(3, 0, 1200), template(3, 6, 1300)];
+            c.save_user_templates(&[(user.clone(), fingers.clone())])
+                .await
+                .unwrap();
+            assert!(sim.users().contains(&user), "{layout:?} {t:?}");
+            let got = c.templates().await.unwrap();
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[2..], fingers[..]);
+            // Re-enrolling a finger replaces it.
+            let again = template(3, 6, 700);
+            c.save_user_templates(&[(user.clone(), vec![again.clone()])])
+                .await
+                .unwrap();
+            let got = c.templates().await.unwrap();
+            assert_eq!(got.len(), 4);
+            assert!(got.contains(&again));
+            assert!(c.delete_template(3, 6).await.unwrap());
+            assert!(!c.delete_template(3, 6).await.unwrap(), "already gone");
+            assert_eq!(c.templates().await.unwrap().len(), 3);
+            // Deleting the user deletes their fingers.
+            c.delete_user(3).await.unwrap();
+            assert_eq!(sim.templates().len(), 2);
+            c.disconnect().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_template_write_survives_lost_udp_datagrams() {
+    // Every 13th reply is lost: some uploads (6 datagrams each) lose an acknowledgement and
+    // are sent again; none may end up doubled or cut.
+    let mut cfg = with_templates(20, 2, UserLayout::Zk8);
+    cfg.faults.drop_every_nth_udp = Some(13);
+    let sim = start(cfg).await;
+    let mut c = ZkClient::connect(
+        sim.addr(),
+        Transport::Udp,
+        ClientOptions {
+            comm_key: 0,
+            timeout: Duration::from_millis(200),
+        },
+    )
+    .await
+    .unwrap();
+    let mut written = Vec::new();
+    for user in sim.users().into_iter().take(8) {
+        let fingers = vec![template(user.uid, 2, 1200), template(user.uid, 3, 1300)];
+        c.save_user_templates(&[(user, fingers.clone())])
+            .await
+            .unwrap();
+        written.extend(fingers);
+    }
+    let got = c.templates().await.unwrap();
+    assert_eq!(got, sim.templates());
+    assert_eq!(got.len(), 40 + 16);
+    assert!(written.iter().all(|f| got.contains(f)));
+}
+
+#[tokio::test]
+async fn an_oversized_template_is_refused_before_sending() {
+    let sim = start(fixture(1, 0, UserLayout::Zk8)).await;
+    let mut c = connect(&sim, Transport::Tcp, 0).await;
+    let user = sim.users()[0].clone();
+    let big = template(user.uid, 1, 9000);
+    let err = c
+        .save_user_templates(&[(user, vec![big])])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ZkError::Record { .. }), "{err}");
+    assert!(sim.templates().is_empty());
 }

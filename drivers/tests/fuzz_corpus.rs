@@ -9,13 +9,14 @@ use hadir_drivers::zk::fuzzing;
 /// A fuzz entry point.
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 6] = [
+const TARGETS: [(&str, Harness); 7] = [
     ("tcp_frame", fuzzing::tcp_frame),
     ("udp_packet", fuzzing::udp_packet),
     ("attendance", fuzzing::attendance),
     ("users", fuzzing::users),
     ("live_event", fuzzing::live_event),
     ("push_body", fuzzing::push_body),
+    ("templates", fuzzing::templates),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {

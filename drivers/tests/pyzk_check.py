@@ -5,6 +5,10 @@ Used by drivers/tests/pyzk_cross.rs and the zk-bench binary to cross-check the
 simulator against an independent client. Needs `pip install pyzk==0.9`.
 
     python pyzk_check.py --port 4370 [--host 127.0.0.1] [--key 12] [--udp] [--summary]
+        [--save-template UID:FID:HEX]
+
+`--save-template` writes one fingerprint template for the user in slot UID with pyzk's
+save_user_template (after everything was read).
 """
 import argparse
 import json
@@ -12,6 +16,7 @@ import sys
 import time
 
 from zk import ZK
+from zk.finger import Finger
 
 
 def main():
@@ -23,6 +28,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=5)
     ap.add_argument("--summary", action="store_true",
                     help="print counts and timings only (for benchmarks)")
+    ap.add_argument("--save-template", metavar="UID:FID:HEX",
+                    help="save this template for the user in slot UID")
     args = ap.parse_args()
 
     zk = ZK(args.host, port=args.port, timeout=args.timeout, password=args.key,
@@ -37,6 +44,13 @@ def main():
         t1 = time.perf_counter()
         attendance = conn.get_attendance()
         t2 = time.perf_counter()
+        templates = conn.get_templates()
+        t3 = time.perf_counter()
+        if args.save_template:
+            uid, fid, data = args.save_template.split(":")
+            user = next(u for u in users if u.uid == int(uid))
+            finger = Finger(int(uid), int(fid), 1, bytes.fromhex(data))
+            conn.save_user_template(user, [finger])
         conn.enable_device()
     finally:
         conn.disconnect()
@@ -47,8 +61,10 @@ def main():
         "transport": "udp" if args.udp else "tcp",
         "user_count": len(users),
         "record_count": len(attendance),
+        "template_count": len(templates),
         "users_seconds": t1 - t0,
         "attendance_seconds": t2 - t1,
+        "templates_seconds": t3 - t2,
     }
     if not args.summary:
         out["users"] = [
@@ -72,6 +88,15 @@ def main():
                 "punch": a.punch,
             }
             for a in attendance
+        ]
+        out["templates"] = [
+            {
+                "uid": t.uid,
+                "fid": t.fid,
+                "valid": t.valid,
+                "template": t.template.hex(),
+            }
+            for t in templates
         ]
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")

@@ -1,5 +1,6 @@
 //! Cross-validation: pyzk (an independent Python client) must read exactly
-//! what the simulator holds, over TCP and UDP, with and without a comm key.
+//! what the simulator holds, over TCP and UDP, with and without a comm key,
+//! and a fingerprint template pyzk saves must read back identically with our client.
 //!
 //! The interpreter comes from `HADIR_PYZK_PYTHON`, else `../target/pyzk-venv/bin/python`
 //! next to this crate. Without pyzk the tests print SKIPPED and pass.
@@ -7,9 +8,10 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use hadir_drivers::zk::sim::{synthetic_records, synthetic_users};
+use hadir_drivers::zk::sim::{synthetic_records, synthetic_templates, synthetic_users};
 use hadir_drivers::zk::{
-    AttendanceRecord, RecordLayout, SimConfig, Simulator, User, UserLayout, ZkDateTime,
+    AttendanceRecord, ClientOptions, FingerTemplate, RecordLayout, SimConfig, Simulator, Transport,
+    User, UserLayout, ZkClient, ZkDateTime,
 };
 use serde_json::Value;
 
@@ -41,6 +43,10 @@ struct Case {
     comm_key: u32,
     udp: bool,
     inline_data_max: usize,
+    /// Templates per user held by the simulator.
+    fingers: usize,
+    /// pyzk saves one template (finger 9 of the second user) at the end.
+    save_template: bool,
 }
 
 fn user_json(u: &User) -> Value {
@@ -52,6 +58,16 @@ fn user_json(u: &User) -> Value {
         "group_id": u.group,
         "user_id": u.user_id,
         "card": u.card,
+    })
+}
+
+fn template_json(t: &FingerTemplate) -> Value {
+    let hex: String = t.template.iter().map(|b| format!("{b:02x}")).collect();
+    serde_json::json!({
+        "uid": t.uid,
+        "fid": t.fid,
+        "valid": t.valid,
+        "template": hex,
     })
 }
 
@@ -73,9 +89,20 @@ async fn cross_check(case: Case) {
     let users = synthetic_users(case.users, case.user_layout);
     let start = ZkDateTime::new(2025, 3, 1, 6, 0, 0).unwrap();
     let records = synthetic_records(case.records, &users, start);
+    let templates = synthetic_templates(&users, case.fingers);
+    let saved = users
+        .get(1)
+        .filter(|_| case.save_template)
+        .map(|u| FingerTemplate {
+            uid: u.uid,
+            fid: 9,
+            valid: 1,
+            template: (0..777u32).map(|i| (i * 31 % 251) as u8).collect(),
+        });
     let sim = Simulator::start(SimConfig {
         users,
         records,
+        templates: templates.clone(),
         comm_key: case.comm_key,
         user_layout: case.user_layout,
         record_layout: case.record_layout,
@@ -90,6 +117,14 @@ async fn cross_check(case: Case) {
         .args(["--key", &case.comm_key.to_string()]);
     if case.udp {
         cmd.arg("--udp");
+    }
+    if let Some(t) = &saved {
+        let hex = template_json(t)["template"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        cmd.arg("--save-template")
+            .arg(format!("{}:{}:{hex}", t.uid, t.fid));
     }
     let out = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
         .await
@@ -111,7 +146,34 @@ async fn cross_check(case: Case) {
         Value::Array(want_records),
         "attendance differs"
     );
+    let want_templates: Vec<Value> = templates.iter().map(template_json).collect();
+    assert_eq!(got["template_count"], templates.len());
+    assert_eq!(
+        got["templates"],
+        Value::Array(want_templates),
+        "templates differ"
+    );
     assert!(sim.is_enabled(), "pyzk left the simulator disabled");
+    if let Some(t) = saved {
+        // What pyzk saved reads back identically with our client.
+        let transport = if case.udp {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        };
+        let opts = ClientOptions {
+            comm_key: case.comm_key,
+            ..ClientOptions::default()
+        };
+        let mut client = ZkClient::connect(sim.addr(), transport, opts)
+            .await
+            .unwrap();
+        let read = client.templates().await.unwrap();
+        client.disconnect().await.unwrap();
+        let mut want = templates;
+        want.push(t);
+        assert_eq!(read, want, "the template pyzk saved");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,6 +186,8 @@ async fn pyzk_reads_72_byte_users_and_40_byte_records_over_tcp() {
         comm_key: 0,
         udp: false,
         inline_data_max: 0,
+        fingers: 0,
+        save_template: false,
     })
     .await;
 }
@@ -138,6 +202,8 @@ async fn pyzk_reads_28_byte_users_and_16_byte_records_over_udp() {
         comm_key: 0,
         udp: true,
         inline_data_max: 0,
+        fingers: 0,
+        save_template: false,
     })
     .await;
 }
@@ -152,6 +218,8 @@ async fn pyzk_authenticates_with_a_comm_key_over_tcp_and_reads_8_byte_records() 
         comm_key: 12_345,
         udp: false,
         inline_data_max: 0,
+        fingers: 0,
+        save_template: false,
     })
     .await;
 }
@@ -166,6 +234,8 @@ async fn pyzk_authenticates_with_a_comm_key_over_udp() {
         comm_key: 987_654,
         udp: true,
         inline_data_max: 0,
+        fingers: 0,
+        save_template: false,
     })
     .await;
 }
@@ -181,7 +251,41 @@ async fn pyzk_accepts_small_datasets_answered_inline() {
             comm_key: 0,
             udp,
             inline_data_max: 1000,
+            fingers: 0,
+            save_template: false,
         })
         .await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyzk_reads_templates_over_tcp_and_the_one_it_saves_reads_back_identically() {
+    cross_check(Case {
+        users: 30,
+        records: 10,
+        user_layout: UserLayout::Zk8,
+        record_layout: RecordLayout::Full40,
+        comm_key: 0,
+        udp: false,
+        inline_data_max: 0,
+        fingers: 3,
+        save_template: true,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyzk_reads_templates_over_udp_with_28_byte_users_and_saves_one_with_a_comm_key() {
+    cross_check(Case {
+        users: 25,
+        records: 10,
+        user_layout: UserLayout::Zk6,
+        record_layout: RecordLayout::Extended16,
+        comm_key: 4321,
+        udp: true,
+        inline_data_max: 0,
+        fingers: 2,
+        save_template: true,
+    })
+    .await;
 }

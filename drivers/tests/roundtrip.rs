@@ -2,10 +2,10 @@
 
 use hadir_drivers::zk::codec::{self, Packet};
 use hadir_drivers::zk::records::{
-    self, AttendanceRecord, DeviceCounts, LiveEvent, LiveEventFormat, RecordLayout, User,
-    UserLayout,
+    self, AttendanceRecord, DeviceCounts, FingerTemplate, LiveEvent, LiveEventFormat, RecordLayout,
+    User, UserLayout, MAX_TEMPLATE_LEN,
 };
-use hadir_drivers::zk::ZkDateTime;
+use hadir_drivers::zk::{fuzzing, ZkDateTime};
 use proptest::prelude::*;
 
 fn datetime() -> impl Strategy<Value = ZkDateTime> {
@@ -119,7 +119,47 @@ const LAYOUTS: [RecordLayout; 5] = [
     RecordLayout::SpeedFace49,
 ];
 
+fn finger_template() -> impl Strategy<Value = FingerTemplate> {
+    (
+        any::<u16>(),
+        0u8..=9,
+        any::<u8>(),
+        prop::collection::vec(any::<u8>(), 1..=MAX_TEMPLATE_LEN),
+    )
+        .prop_map(|(uid, fid, valid, template)| FingerTemplate {
+            uid,
+            fid,
+            valid,
+            template,
+        })
+}
+
 proptest! {
+    #[test]
+    fn templates_round_trip_through_the_dataset_and_the_upload(
+        ts in prop::collection::vec(finger_template(), 0..6),
+        user in user(UserLayout::Zk8),
+    ) {
+        let body = records::encode_templates(&ts).unwrap();
+        let data = records::dataset_with_prefix(&body);
+        let set = records::parse_templates(records::dataset_body(&data).unwrap()).unwrap();
+        prop_assert!(set.rejected.is_empty());
+        prop_assert_eq!(&set.templates, &ts);
+        let buf = records::encode_template_upload(&[(user.clone(), ts.clone())], UserLayout::Zk8).unwrap();
+        let up = records::parse_template_upload(&buf, UserLayout::Zk8).unwrap();
+        prop_assert_eq!(up.users, vec![user.clone()]);
+        let want: Vec<FingerTemplate> = ts
+            .into_iter()
+            .map(|t| FingerTemplate { uid: user.uid, valid: 1, ..t })
+            .collect();
+        prop_assert_eq!(up.templates, want);
+    }
+
+    #[test]
+    fn no_byte_string_makes_the_template_parsers_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+        fuzzing::templates(&bytes);
+    }
+
     #[test]
     fn udp_packets_round_trip(p in packet()) {
         prop_assert_eq!(codec::parse_packet(&p.encode()).unwrap(), p);

@@ -54,6 +54,7 @@ pub struct PullReader {
     tz: TimeZone,
     store: Store,
     roster_sync: Option<hadir_config::RosterSync>,
+    template_scan: super::sync::TemplateScan,
 }
 
 impl PullReader {
@@ -80,10 +81,12 @@ impl PullReader {
             tz,
             store,
             roster_sync: None,
+            template_scan: super::sync::TemplateScan::default(),
         })
     }
 
-    /// Keeps the reader's users in step with the roster on every poll.
+    /// Keeps the reader's users (and, with `templates`, fingerprint templates) in step with the
+    /// roster on every poll.
     pub fn with_roster_sync(mut self, cfg: hadir_config::RosterSync) -> Self {
         self.roster_sync = cfg.enabled.then_some(cfg);
         self
@@ -99,7 +102,7 @@ impl PullReader {
     }
 
     /// Runs until shutdown.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Duration::from_secs(2);
         loop {
             if *shutdown.borrow() {
@@ -137,7 +140,7 @@ impl PullReader {
             .ok_or_else(|| SessionError::Address(format!("{} does not resolve", self.address)))
     }
 
-    async fn session(&self, shutdown: &mut watch::Receiver<bool>) -> Result<(), SessionError> {
+    async fn session(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<(), SessionError> {
         let addr = self.resolve()?;
         let opts = ClientOptions {
             comm_key: self.comm_key,
@@ -222,8 +225,9 @@ impl PullReader {
         // Roster sync after the punches are safe; a failure here never holds up collection.
         let mut sync_error = None;
         if let Some(cfg) = &self.roster_sync {
+            let scan = &mut self.template_scan;
             if let Err(e) =
-                super::sync::sync_pull_reader(&mut client, &self.store, &serial, cfg).await
+                super::sync::sync_pull_reader(&mut client, &self.store, &serial, cfg, scan).await
             {
                 tracing::warn!(device = %self.name, error = %e, "roster sync to the reader failed; retried next poll");
                 match e {

@@ -7,6 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as B64};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
 use hadir_drivers::zk::push::{Command, CommandResult, PushTemplate, PushUser};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -71,6 +75,60 @@ pub struct OperStored {
     pub templates_new: usize,
     /// Templates already stored exactly so.
     pub templates_same: usize,
+}
+
+/// A fingerprint template read from a pull reader, under the reader's user id (PIN); the
+/// reader's internal slot number is already mapped to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledTemplate {
+    /// User id on the reader (the NIP).
+    pub pin: String,
+    /// Finger index 0–9.
+    pub fid: u8,
+    /// Valid flag as the reader reports it.
+    pub valid: u8,
+    /// Template bytes.
+    pub template: Vec<u8>,
+}
+
+/// A stored template a pull reader lacks, decoded for writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateToWrite {
+    /// User id (NIP).
+    pub pin: String,
+    /// Finger index 0–9.
+    pub fid: u8,
+    /// Template bytes.
+    pub template: Vec<u8>,
+    /// SHA-256 of the template's standard base64 (what `reader_templates` records).
+    pub sha256: String,
+}
+
+/// What storing the templates read from a pull reader did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PulledStored {
+    /// Enrolled or changed on the reader: stored, queued upstream and to the other readers.
+    pub new: usize,
+    /// The reader holds the stored version.
+    pub same: usize,
+    /// The reader still holds an older version the gateway knows it has (a newer one, enrolled
+    /// elsewhere, is written to it).
+    pub outdated: usize,
+    /// Templates the gateway believed the reader held but it no longer does (written again).
+    pub forgotten: usize,
+}
+
+/// Reads stored template text with or without `=` padding (push firmware may omit it).
+const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Standard base64 of template bytes and the SHA-256 of that text (how templates are stored).
+fn template_text(bytes: &[u8]) -> (String, String) {
+    let text = B64.encode(bytes);
+    let sha = payload_hash(text.as_bytes());
+    (text, sha)
 }
 
 /// A stored template beside the version a reader holds: pin, fid, size, valid, base64,
@@ -643,6 +701,7 @@ impl Store {
     }
 
     /// Records users set on (`set`: pin, name) and removed from (`deleted`) a pull reader.
+    /// A removed user's fingerprints went with them.
     pub async fn record_reader_users(
         &self,
         serial: String,
@@ -658,6 +717,150 @@ impl Store {
                     "DELETE FROM reader_users WHERE serial = ?1 AND pin = ?2",
                     params![serial, pin],
                 )?;
+                tx.execute(
+                    "DELETE FROM reader_templates WHERE serial = ?1 AND pin = ?2",
+                    params![serial, pin],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores the complete set of templates read from a pull reader. A template the reader holds
+    /// that is neither the stored version nor the version the gateway last saw or wrote there
+    /// was enrolled on the reader: it is stored like a pushed one (de-duplicated by SHA-256,
+    /// queued upstream, copied to the other readers). `reader_templates` for this serial is
+    /// set to what the reader holds, so templates it lost are written again.
+    pub async fn store_pulled_templates(
+        &self,
+        serial: String,
+        templates: Vec<PulledTemplate>,
+    ) -> Result<PulledStored, StoreError> {
+        let office = self.office.clone();
+        let result = self
+            .write_intake(move |tx| {
+                let mut out = PulledStored::default();
+                let mut seen: HashSet<(String, u8)> = HashSet::new();
+                for t in &templates {
+                    seen.insert((t.pin.clone(), t.fid));
+                    let (text, sha) = template_text(&t.template);
+                    let stored: Option<(String, String)> = tx
+                        .prepare_cached(
+                            "SELECT template, sha256 FROM fingerprint_templates WHERE pin = ?1 AND fid = ?2",
+                        )?
+                        .query_row(params![t.pin, t.fid], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    let held: Option<String> = tx
+                        .prepare_cached(
+                            "SELECT sha256 FROM reader_templates WHERE serial = ?1 AND pin = ?2 AND fid = ?3",
+                        )?
+                        .query_row(params![serial, t.pin, t.fid], |r| r.get(0))
+                        .optional()?;
+                    let is_stored = stored.as_ref().is_some_and(|(tmp, stored_sha)| {
+                        *stored_sha == sha || B64_LENIENT.decode(tmp.trim()).is_ok_and(|b| b == t.template)
+                    });
+                    if is_stored {
+                        mark_template_held(tx, &serial, &t.pin, t.fid, &sha)?;
+                        out.same += 1;
+                    } else if held.as_deref() == Some(sha.as_str()) {
+                        out.outdated += 1;
+                    } else {
+                        let pushed = PushTemplate {
+                            pin: t.pin.clone(),
+                            fid: t.fid,
+                            size: t.template.len() as u32,
+                            valid: t.valid,
+                            tmp: text,
+                        };
+                        store_template(tx, &office, &serial, &pushed)?;
+                        out.new += 1;
+                    }
+                }
+                let believed: Vec<(String, u8)> = tx
+                    .prepare_cached("SELECT pin, fid FROM reader_templates WHERE serial = ?1")?
+                    .query_map([&serial], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                for (pin, fid) in believed {
+                    if !seen.contains(&(pin.clone(), fid)) {
+                        tx.execute(
+                            "DELETE FROM reader_templates WHERE serial = ?1 AND pin = ?2 AND fid = ?3",
+                            params![serial, pin, fid],
+                        )?;
+                        out.forgotten += 1;
+                    }
+                }
+                Ok(out)
+            })
+            .await;
+        if result.as_ref().is_ok_and(|o| o.new > 0) {
+            self.appended.notify_one();
+        }
+        result
+    }
+
+    /// Stored templates of the given users that a pull reader is not known to hold, decoded.
+    /// Templates whose stored text is not valid base64 are skipped with a warning.
+    pub async fn templates_for_pull_reader(
+        &self,
+        serial: String,
+        pins: Vec<String>,
+    ) -> Result<Vec<TemplateToWrite>, StoreError> {
+        self.read(move |c| {
+            let pins: HashSet<String> = pins.into_iter().collect();
+            let mut stmt = c.prepare_cached(
+                "SELECT f.pin, f.fid, f.template, r.sha256
+                 FROM fingerprint_templates f
+                 LEFT JOIN reader_templates r
+                   ON r.serial = ?1 AND r.pin = f.pin AND r.fid = f.fid
+                 WHERE r.sha256 IS NULL OR r.sha256 <> f.sha256
+                 ORDER BY f.pin, f.fid",
+            )?;
+            let rows = stmt
+                .query_map([&serial], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u8>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut out = Vec::new();
+            for (pin, fid, text, held) in rows {
+                if !pins.contains(&pin) {
+                    continue;
+                }
+                let Ok(template) = B64_LENIENT.decode(text.trim()) else {
+                    tracing::warn!(serial, pin, fid, "stored fingerprint template is not valid base64; not written to the reader");
+                    continue;
+                };
+                // The reader may hold exactly these bytes under another spelling of the base64.
+                let (_, sha256) = template_text(&template);
+                if held.as_deref() == Some(sha256.as_str()) {
+                    continue;
+                }
+                out.push(TemplateToWrite {
+                    pin,
+                    fid,
+                    template,
+                    sha256,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records templates written to a pull reader: (pin, finger, SHA-256 of its base64).
+    pub async fn record_templates_written(
+        &self,
+        serial: String,
+        written: Vec<(String, u8, String)>,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            for (pin, fid, sha) in &written {
+                mark_template_held(tx, &serial, pin, *fid, sha)?;
             }
             Ok(())
         })
@@ -869,6 +1072,157 @@ mod tests {
             .unwrap();
         let r = store.sync_push_reader(sn(), policy).await.unwrap();
         assert_eq!((r.users_set, r.users_deleted), (1, 1));
+        drop(store);
+        owner.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn pulled_templates_are_stored_once_and_an_older_copy_on_a_reader_is_not_a_new_enrolment()
+    {
+        let dir = std::env::temp_dir().join(format!(
+            "hadir-pulled-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let limits = DiskLimits {
+            max_db_bytes: 0,
+            min_free_bytes: 0,
+        };
+        let (owner, _) = StoreOwner::open(&dir, "o", jiff::tz::TimeZone::UTC, limits).unwrap();
+        let store = owner.store();
+        let a = || "PULLA".to_string();
+        let pulled = |fid: u8, bytes: &[u8]| PulledTemplate {
+            pin: "1001".into(),
+            fid,
+            valid: 1,
+            template: bytes.to_vec(),
+        };
+        let fingerprints = |s: &Store| {
+            let s = s.clone();
+            async move {
+                s.read(|c| {
+                    Ok(c.query_row(
+                        "SELECT COUNT(*) FROM outbox WHERE kind = 'fingerprint-template'",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let pins = || vec!["1001".to_string()];
+
+        // Enrolled on reader A: stored once.
+        let x = b"finger X".to_vec();
+        let r = store
+            .store_pulled_templates(a(), vec![pulled(1, &x)])
+            .await
+            .unwrap();
+        assert_eq!((r.new, r.same), (1, 0));
+        let r = store
+            .store_pulled_templates(a(), vec![pulled(1, &x)])
+            .await
+            .unwrap();
+        assert_eq!((r.new, r.same), (0, 1));
+        assert!(store
+            .templates_for_pull_reader(a(), pins())
+            .await
+            .unwrap()
+            .is_empty());
+
+        // Re-enrolled at a push reader: reader A's older copy is not taken for a new enrolment,
+        // and the newer one is due for A.
+        let y = b"finger Y, newer".to_vec();
+        let push_y = PushTemplate {
+            pin: "1001".into(),
+            fid: 1,
+            size: y.len() as u32,
+            valid: 1,
+            tmp: B64.encode(&y),
+        };
+        store
+            .store_reader_oper("PUSH1".into(), Vec::new(), vec![push_y], None)
+            .await
+            .unwrap();
+        let r = store
+            .store_pulled_templates(a(), vec![pulled(1, &x)])
+            .await
+            .unwrap();
+        assert_eq!((r.new, r.outdated), (0, 1));
+        let due = store.templates_for_pull_reader(a(), pins()).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].template, y);
+        // Only employees asked for.
+        assert!(store
+            .templates_for_pull_reader(a(), vec!["2002".into()])
+            .await
+            .unwrap()
+            .is_empty());
+        store
+            .record_templates_written(a(), vec![("1001".into(), 1, due[0].sha256.clone())])
+            .await
+            .unwrap();
+        assert!(store
+            .templates_for_pull_reader(a(), pins())
+            .await
+            .unwrap()
+            .is_empty());
+        let r = store
+            .store_pulled_templates(a(), vec![pulled(1, &y)])
+            .await
+            .unwrap();
+        assert_eq!((r.new, r.same), (0, 1));
+
+        // The reader lost it: written again.
+        let r = store.store_pulled_templates(a(), Vec::new()).await.unwrap();
+        assert_eq!(r.forgotten, 1);
+        assert_eq!(
+            store
+                .templates_for_pull_reader(a(), pins())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // Base64 without padding from push firmware: written once, read back as the same.
+        let z = b"Hadir template".to_vec();
+        let push_z = PushTemplate {
+            pin: "1001".into(),
+            fid: 2,
+            size: 14,
+            valid: 1,
+            tmp: "SGFkaXIgdGVtcGxhdGU".into(),
+        };
+        store
+            .store_reader_oper("PUSH1".into(), Vec::new(), vec![push_z], None)
+            .await
+            .unwrap();
+        let due = store.templates_for_pull_reader(a(), pins()).await.unwrap();
+        assert_eq!(due.len(), 2);
+        let written = due
+            .iter()
+            .map(|t| ("1001".to_string(), t.fid, t.sha256.clone()))
+            .collect();
+        store.record_templates_written(a(), written).await.unwrap();
+        assert!(store
+            .templates_for_pull_reader(a(), pins())
+            .await
+            .unwrap()
+            .is_empty());
+        let r = store
+            .store_pulled_templates(a(), vec![pulled(1, &y), pulled(2, &z)])
+            .await
+            .unwrap();
+        assert_eq!((r.new, r.same), (0, 2));
+        assert_eq!(
+            fingerprints(&store).await,
+            3,
+            "X, Y and Z queued upstream once each"
+        );
         drop(store);
         owner.close();
         let _ = std::fs::remove_dir_all(&dir);

@@ -1,6 +1,6 @@
 //! Runs the ZKTeco reader simulator from the shell until Ctrl-C.
 //!
-//! `hadir-zk-sim --listen 127.0.0.1:4370 --users 50 --records 100000 --comm-key 12`
+//! `hadir-zk-sim --listen 127.0.0.1:4370 --users 50 --records 100000 --comm-key 12 --fingers 2`
 //! `hadir-zk-sim --push http://127.0.0.1:8081 --serial CKJ0001 --users 20 --records 100`
 
 use std::net::SocketAddr;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use hadir_drivers::zk::sim::{synthetic_records, synthetic_users};
+use hadir_drivers::zk::sim::{synthetic_records, synthetic_templates, synthetic_users};
 use hadir_drivers::zk::{
     Faults, LiveEventFormat, RecordLayout, SimConfig, Simulator, UserLayout, ZkDateTime,
 };
@@ -56,6 +56,9 @@ struct Args {
     /// Number of synthetic attendance records.
     #[arg(long, default_value_t = 1000)]
     records: usize,
+    /// Synthetic fingerprint templates per user (0–10; binary protocol only).
+    #[arg(long, default_value_t = 0)]
+    fingers: usize,
     /// Comm key (0 = none).
     #[arg(long, default_value_t = 0)]
     comm_key: u32,
@@ -122,6 +125,7 @@ async fn main() -> ExitCode {
     }
     let cfg = SimConfig {
         listen: args.listen,
+        templates: synthetic_templates(&users, args.fingers),
         users: users.clone(),
         records,
         comm_key: args.comm_key,
@@ -151,8 +155,9 @@ async fn main() -> ExitCode {
     };
     println!("{}", sim.addr());
     eprintln!(
-        "hadir-zk-sim: serving {} users and {} records on {} (TCP+UDP); Ctrl-C to stop",
+        "hadir-zk-sim: serving {} users, {} fingerprint templates and {} records on {} (TCP+UDP); Ctrl-C to stop",
         args.users,
+        sim.templates().len(),
         args.records,
         sim.addr()
     );

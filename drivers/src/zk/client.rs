@@ -13,9 +13,10 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::codec::{self, cmd, CodecError, Packet, ZkDateTime};
+use super::codec::{self, cmd, fct, CodecError, Packet, ZkDateTime};
 use super::records::{
-    self, AttendanceRecord, DeviceCounts, RecordError, RecordLayout, User, UserLayout, MAX_DATASET,
+    self, AttendanceRecord, DeviceCounts, FingerTemplate, RecordError, RecordLayout, User,
+    UserLayout, MAX_DATASET,
 };
 
 /// Largest chunk requested per READ_BUFFER on TCP (as pyzk: below 64 KiB + header).
@@ -26,6 +27,10 @@ pub const UDP_CHUNK: usize = 16 * 1024;
 pub const UDP_ATTEMPTS: u32 = 3;
 /// Event mask for attendance events (EF_ATTLOG).
 pub const EF_ATTLOG: u32 = 1;
+/// Largest DATA payload per packet of a buffered write (as pyzk and the fact sheet).
+pub const WRITE_CHUNK: usize = 1024;
+/// Payload of CMD_SAVE_USERTEMPS (`<IHH` 12, 0, 8 as pyzk sends it).
+const SAVE_USERTEMPS_ARGS: [u8; 8] = [12, 0, 0, 0, 0, 0, 8, 0];
 
 /// Which socket type to talk to the reader over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -497,8 +502,20 @@ impl ZkClient {
         payload: &[u8],
         what: &str,
     ) -> Result<Packet, ZkError> {
+        self.exchange_with(command, payload, what, self.attempts())
+            .await
+    }
+
+    /// Sends a request up to `attempts` times until a reply arrives.
+    async fn exchange_with(
+        &mut self,
+        command: u16,
+        payload: &[u8],
+        what: &str,
+        attempts: u32,
+    ) -> Result<Packet, ZkError> {
         self.check_usable()?;
-        for _ in 0..self.attempts() {
+        for _ in 0..attempts.max(1) {
             let reply_id = self.next_reply_id();
             let packet = Packet::new(command, self.session, reply_id, payload.to_vec());
             self.send(&packet).await?;
@@ -518,6 +535,17 @@ impl ZkClient {
     async fn command(&mut self, command: u16, payload: &[u8]) -> Result<Packet, ZkError> {
         let what = label(command);
         let reply = self.exchange(command, payload, &what).await?;
+        match reply.command {
+            cmd::ACK_OK | cmd::ACK_DATA | cmd::DATA => Ok(reply),
+            code => Err(self.device_error(&what, code)),
+        }
+    }
+
+    /// Like [`ZkClient::command`], sent once: for requests that must not be repeated on UDP
+    /// (a resent DATA chunk would be appended twice).
+    async fn command_once(&mut self, command: u16, payload: &[u8]) -> Result<Packet, ZkError> {
+        let what = label(command);
+        let reply = self.exchange_with(command, payload, &what, 1).await?;
         match reply.command {
             cmd::ACK_OK | cmd::ACK_DATA | cmd::DATA => Ok(reply),
             code => Err(self.device_error(&what, code)),
@@ -826,7 +854,7 @@ impl ZkClient {
         if counts.users == 0 {
             return Ok(Vec::new());
         }
-        let data = self.read_dataset(cmd::USERTEMP_RRQ, 5, 0).await?;
+        let data = self.read_dataset(cmd::USERTEMP_RRQ, fct::USER, 0).await?;
         let body = records::dataset_body(&data).map_err(|e| self.record_err(e))?;
         let layout = match self.profile.user_layout {
             Some(l) => l,
@@ -944,6 +972,102 @@ impl ZkClient {
     pub async fn delete_user(&mut self, uid: u16) -> Result<(), ZkError> {
         self.command(cmd::DELETE_USER, &uid.to_le_bytes()).await?;
         self.command(cmd::REFRESHDATA, &[]).await.map(drop)
+    }
+
+    async fn read_templates_enabled(&mut self) -> Result<Vec<FingerTemplate>, ZkError> {
+        let counts = self.free_sizes().await?;
+        if counts.fingers == 0 {
+            return Ok(Vec::new());
+        }
+        let data = self.read_dataset(cmd::DB_RRQ, fct::FINGERTMP, 0).await?;
+        let body = records::dataset_body(&data).map_err(|e| self.record_err(e))?;
+        let set = records::parse_templates(body).map_err(|e| self.record_err(e))?;
+        for e in &set.rejected {
+            tracing::warn!(peer = %self.peer, error = %e, "skipping unusable fingerprint template");
+        }
+        Ok(set.templates)
+    }
+
+    /// All fingerprint templates (DB_RRQ with fct 2), keyed by user slot (`uid`; map it to the
+    /// enrolment number with [`ZkClient::users`]). The reader is disabled meanwhile; empty or
+    /// oversized templates are skipped with a warning. The read is bounded by [`MAX_DATASET`].
+    pub async fn templates(&mut self) -> Result<Vec<FingerTemplate>, ZkError> {
+        self.with_disabled(async |c: &mut ZkClient| c.read_templates_enabled().await)
+            .await
+    }
+
+    /// Fills the reader's write buffer: FREE_DATA, PREPARE_DATA (u32 size), then DATA packets
+    /// of at most [`WRITE_CHUNK`] bytes, each acknowledged.
+    async fn write_buffer(&mut self, data: &[u8]) -> Result<(), ZkError> {
+        let size = u32::try_from(data.len()).map_err(|_| {
+            self.record_err(RecordError::TooLarge {
+                size: data.len(),
+                max: MAX_DATASET,
+            })
+        })?;
+        self.command(cmd::FREE_DATA, &[]).await?;
+        self.command_once(cmd::PREPARE_DATA, &size.to_le_bytes())
+            .await?;
+        for chunk in data.chunks(WRITE_CHUNK) {
+            self.command_once(cmd::DATA, chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates or replaces users together with fingerprint templates in one upload (the buffer
+    /// of [`records::encode_template_upload`] sent with the buffered write, then
+    /// CMD_SAVE_USERTEMPS and REFRESHDATA), as pyzk's `save_user_template`. Templates are
+    /// stored under their user's slot; the valid flag is not carried (readers store 1).
+    /// On UDP a lost acknowledgement restarts the whole upload.
+    pub async fn save_user_templates(
+        &mut self,
+        entries: &[(User, Vec<FingerTemplate>)],
+    ) -> Result<(), ZkError> {
+        let layout = self.learn_user_layout().await?;
+        let buf =
+            records::encode_template_upload(entries, layout).map_err(|e| self.record_err(e))?;
+        if buf.len() > MAX_DATASET {
+            return Err(self.record_err(RecordError::TooLarge {
+                size: buf.len(),
+                max: MAX_DATASET,
+            }));
+        }
+        let attempts = self.attempts();
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.upload_and_save(&buf).await {
+                Ok(()) => break,
+                Err(ZkError::Timeout { .. }) if tries < attempts => {
+                    tracing::debug!(peer = %self.peer, "template upload lost a reply, sending it again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.command(cmd::REFRESHDATA, &[]).await.map(drop)
+    }
+
+    async fn upload_and_save(&mut self, buf: &[u8]) -> Result<(), ZkError> {
+        self.write_buffer(buf).await?;
+        self.command_once(cmd::SAVE_USERTEMPS, &SAVE_USERTEMPS_ARGS)
+            .await
+            .map(drop)
+    }
+
+    /// Deletes one fingerprint template by user slot and finger (DELETE_USERTEMP, then
+    /// REFRESHDATA). False when the reader answers that it held none.
+    pub async fn delete_template(&mut self, uid: u16, fid: u8) -> Result<bool, ZkError> {
+        let mut payload = uid.to_le_bytes().to_vec();
+        payload.push(fid);
+        let reply = self
+            .exchange(cmd::DELETE_USERTEMP, &payload, "CMD_DELETE_USERTEMP")
+            .await?;
+        match reply.command {
+            cmd::ACK_OK => {}
+            cmd::ACK_ERROR => return Ok(false),
+            code => return Err(self.device_error("CMD_DELETE_USERTEMP", code)),
+        }
+        self.command(cmd::REFRESHDATA, &[]).await.map(|_| true)
     }
 
     /// Ends the session (EXIT) and closes the socket.

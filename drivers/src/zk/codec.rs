@@ -68,7 +68,7 @@ pub mod cmd {
     pub const CLEAR_ATTLOG: u16 = 15;
     /// Delete a user.
     pub const DELETE_USER: u16 = 18;
-    /// Delete a user's template.
+    /// Delete a user's template (payload: uid u16, finger index u8).
     pub const DELETE_USERTEMP: u16 = 19;
     /// Open the door.
     pub const UNLOCK: u16 = 31;
@@ -76,6 +76,9 @@ pub mod cmd {
     pub const OPLOG_RRQ: u16 = 34;
     /// Counts and capacities.
     pub const GET_FREE_SIZES: u16 = 50;
+    /// Save users and templates from the uploaded buffer (undocumented; pyzk
+    /// `HR_save_usertemplates`).
+    pub const SAVE_USERTEMPS: u16 = 110;
     /// Enter verification mode.
     pub const STARTVERIFY: u16 = 60;
     /// Start enrolment.
@@ -134,6 +137,7 @@ pub mod cmd {
             UNLOCK => "CMD_UNLOCK",
             OPLOG_RRQ => "CMD_OPLOG_RRQ",
             GET_FREE_SIZES => "CMD_GET_FREE_SIZES",
+            SAVE_USERTEMPS => "CMD_SAVE_USERTEMPS",
             STARTVERIFY => "CMD_STARTVERIFY",
             STARTENROLL => "CMD_STARTENROLL",
             CANCELCAPTURE => "CMD_CANCELCAPTURE",
@@ -150,6 +154,18 @@ pub mod cmd {
             _ => "CMD_<unknown>",
         }
     }
+}
+
+/// Dataset selectors (`fct`) of PREPARE_BUFFER reads.
+pub mod fct {
+    /// Attendance log.
+    pub const ATTLOG: i32 = 1;
+    /// Fingerprint templates (read with DB_RRQ).
+    pub const FINGERTMP: i32 = 2;
+    /// Operation log.
+    pub const OPLOG: i32 = 4;
+    /// Users (read with USERTEMP_RRQ).
+    pub const USER: i32 = 5;
 }
 
 /// Why bytes could not be decoded as a packet.

@@ -3,7 +3,9 @@
 //! never panic, and asserts round-trip invariants where they hold.
 
 use super::codec::{self, Packet};
-use super::records::{self, DeviceCounts, RecordLayout, UserLayout};
+use super::records::{
+    self, DeviceCounts, RecordLayout, UserLayout, MAX_TEMPLATES, MAX_TEMPLATE_LEN,
+};
 
 const LAYOUTS: [RecordLayout; 5] = [
     RecordLayout::Compact8,
@@ -141,4 +143,50 @@ pub fn push_body(data: &[u8]) {
         assert_eq!(back.len(), 1);
     }
     let _ = push::parse_options(data);
+}
+
+/// `[selector, bytes...]`: the bytes as a template dataset (size prefix + body, as the client
+/// reads it) and as a bare body; then as a template upload (CMD_SAVE_USERTEMPS buffer, as the
+/// simulator reads it) with 28- or 72-byte users by the selector's low bit. A cleanly decoded
+/// body must re-encode to the same bytes.
+pub fn templates(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    for body in [records::dataset_body(rest).ok(), Some(rest)]
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(set) = records::parse_templates(body) {
+            assert!(set.templates.len() + set.rejected.len() <= MAX_TEMPLATES);
+            let again = records::encode_templates(&set.templates);
+            if set.rejected.is_empty() {
+                assert_eq!(again.as_deref(), Ok(body));
+            } else if let Ok(bytes) = again {
+                let back = records::parse_templates(&bytes).map(|s| s.templates);
+                assert_eq!(back, Ok(set.templates));
+            }
+        }
+    }
+    let layout = if sel & 1 == 0 {
+        UserLayout::Zk6
+    } else {
+        UserLayout::Zk8
+    };
+    if let Ok(up) = records::parse_template_upload(rest, layout) {
+        for t in &up.templates {
+            assert!(t.fid <= 9);
+            assert!((1..=MAX_TEMPLATE_LEN).contains(&t.template.len()));
+        }
+        // A single user's upload re-encodes to something that decodes to the same.
+        if let [user] = up.users.as_slice() {
+            if up.templates.iter().all(|t| t.uid == user.uid) {
+                let entries = [(user.clone(), up.templates.clone())];
+                if let Ok(bytes) = records::encode_template_upload(&entries, layout) {
+                    let back = records::parse_template_upload(&bytes, layout).map(|u| u.templates);
+                    assert_eq!(back, Ok(up.templates.clone()));
+                }
+            }
+        }
+    }
 }

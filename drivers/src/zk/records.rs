@@ -1,4 +1,5 @@
-//! Record layouts: attendance logs, users, free sizes and live-event payloads.
+//! Record layouts: attendance logs, users, fingerprint templates, free sizes and
+//! live-event payloads.
 //!
 //! Every parser works on bounded slices, checks lengths before reading and
 //! returns [`RecordError`] instead of panicking on device bytes.
@@ -9,8 +10,21 @@ use nom::{IResult, Parser};
 
 use super::time::{TimeError, ZkDateTime};
 
-/// Largest dataset (users or attendance) accepted from a device: 64 MiB.
+/// Largest dataset (users, attendance or templates) accepted from a device: 64 MiB.
 pub const MAX_DATASET: usize = 64 << 20;
+/// Largest fingerprint template accepted from or written to a reader (bytes). ZKFinger
+/// templates are 0.5–2 KiB; the cap keeps every template within what push readers accept.
+pub const MAX_TEMPLATE_LEN: usize = 8 * 1024;
+/// Most template records decoded from one dataset (readers hold a few thousand).
+pub const MAX_TEMPLATES: usize = 100_000;
+/// Bytes before the template in a template-dataset record: size u16, uid u16, fid u8, valid u8.
+pub const TEMPLATE_HEADER_LEN: usize = 6;
+/// Offset added to the finger index in the template table of a template upload.
+const UPLOAD_FINGER_BASE: u8 = 0x10;
+/// Bytes of one entry of the template table of a template upload.
+const UPLOAD_TABLE_ENTRY: usize = 8;
+/// Tag byte before each user record and table entry of a template upload.
+const UPLOAD_TAG: u8 = 2;
 
 /// Why a record, dataset or event could not be decoded or encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +93,58 @@ pub enum RecordError {
     /// The free-sizes reply is shorter than 80 bytes: the device is not answering as a ZK reader.
     #[error("free-sizes reply has {0} bytes, need 80")]
     FreeSizesTooShort(usize),
+    /// A template record declares a size smaller than its own 6-byte header: the dataset is corrupt.
+    #[error("template record {index} at byte {offset} declares {size} bytes, less than its 6-byte header")]
+    TemplateSizeTooSmall {
+        /// Zero-based record index.
+        index: usize,
+        /// Byte offset of the record in the dataset body.
+        offset: usize,
+        /// Declared record size.
+        size: usize,
+    },
+    /// A template record runs past the end of the dataset: the transfer was cut or the size is corrupt.
+    #[error(
+        "template record {index} at byte {offset} declares {declared} bytes, {available} remain"
+    )]
+    TemplateOverrun {
+        /// Zero-based record index.
+        index: usize,
+        /// Byte offset of the record in the dataset body.
+        offset: usize,
+        /// Bytes the record declares (or the header needs).
+        declared: usize,
+        /// Bytes left in the body.
+        available: usize,
+    },
+    /// A template is longer than [`MAX_TEMPLATE_LEN`]: it is set aside (or refused for writing).
+    #[error("template {index} has {len} bytes; at most {max} are accepted")]
+    TemplateTooLarge {
+        /// Zero-based record index.
+        index: usize,
+        /// Template length.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A template has no bytes: it is set aside (or refused for writing).
+    #[error("template {index} is empty")]
+    TemplateEmpty {
+        /// Zero-based record index.
+        index: usize,
+    },
+    /// The dataset holds more template records than [`MAX_TEMPLATES`]: refuse it.
+    #[error("template dataset holds more than {max} records")]
+    TooManyTemplates {
+        /// The cap.
+        max: usize,
+    },
+    /// A finger index outside 0–9 cannot be written.
+    #[error("finger index {0} is outside 0..=9")]
+    BadFinger(u8),
+    /// A template upload buffer (CMD_SAVE_USERTEMPS) is malformed.
+    #[error("template upload malformed: {0}")]
+    BadUpload(&'static str),
 }
 
 /// Wire layout of one attendance record.
@@ -699,6 +765,239 @@ pub fn encode_users(users: &[User], layout: UserLayout) -> Result<Vec<u8>, Recor
     Ok(out)
 }
 
+/// One fingerprint template as a pull reader stores it (keyed by the internal slot number).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FingerTemplate {
+    /// Internal slot number of the user ([`User::uid`]), not the enrolment number.
+    pub uid: u16,
+    /// Finger index 0–9.
+    pub fid: u8,
+    /// Valid flag (1 normal, 3 duress; 0 invalid).
+    pub valid: u8,
+    /// The template bytes (vendor format, opaque).
+    pub template: Vec<u8>,
+}
+
+/// Templates decoded from a dataset body, with the records that were set aside.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateSet {
+    /// Templates that decoded cleanly, in device order.
+    pub templates: Vec<FingerTemplate>,
+    /// Records skipped because their template was empty or over [`MAX_TEMPLATE_LEN`].
+    pub rejected: Vec<RecordError>,
+}
+
+/// What a template upload (CMD_SAVE_USERTEMPS) carries: user records and their templates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateUpload {
+    /// User records, written (created or replaced) before the templates.
+    pub users: Vec<User>,
+    /// Templates; `uid` names one of the users and `valid` is not carried (read as 1).
+    pub templates: Vec<FingerTemplate>,
+}
+
+fn template_header(i: &[u8]) -> Res<'_, (u16, u16, u8, u8)> {
+    (le_u16, le_u16, byte, byte).parse(i)
+}
+
+/// Decodes a template dataset body (without the size prefix; read with DB_RRQ, fct 2).
+///
+/// Each record is `size u16` (header included), `uid u16`, `fid u8`, `valid u8`, then
+/// `size - 6` template bytes. A record whose size is impossible or runs past the end fails the
+/// whole dataset (nothing after it can be framed); empty or oversized templates are set aside.
+pub fn parse_templates(body: &[u8]) -> Result<TemplateSet, RecordError> {
+    let mut set = TemplateSet::default();
+    let mut rest = body;
+    let mut index = 0;
+    while !rest.is_empty() {
+        if index >= MAX_TEMPLATES {
+            return Err(RecordError::TooManyTemplates { max: MAX_TEMPLATES });
+        }
+        let offset = body.len() - rest.len();
+        let Ok((after, (size, uid, fid, valid))) = template_header(rest) else {
+            return Err(RecordError::TemplateOverrun {
+                index,
+                offset,
+                declared: TEMPLATE_HEADER_LEN,
+                available: rest.len(),
+            });
+        };
+        let size = usize::from(size);
+        if size < TEMPLATE_HEADER_LEN {
+            return Err(RecordError::TemplateSizeTooSmall {
+                index,
+                offset,
+                size,
+            });
+        }
+        let Ok((next, data)) =
+            take::<_, _, nom::error::Error<&[u8]>>(size - TEMPLATE_HEADER_LEN).parse(after)
+        else {
+            return Err(RecordError::TemplateOverrun {
+                index,
+                offset,
+                declared: size,
+                available: rest.len(),
+            });
+        };
+        match check_template(data.len(), index) {
+            Ok(()) => set.templates.push(FingerTemplate {
+                uid,
+                fid,
+                valid,
+                template: data.to_vec(),
+            }),
+            Err(e) => set.rejected.push(e),
+        }
+        rest = next;
+        index += 1;
+    }
+    Ok(set)
+}
+
+fn check_template(len: usize, index: usize) -> Result<(), RecordError> {
+    if len == 0 {
+        return Err(RecordError::TemplateEmpty { index });
+    }
+    if len > MAX_TEMPLATE_LEN {
+        return Err(RecordError::TemplateTooLarge {
+            index,
+            len,
+            max: MAX_TEMPLATE_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// Encodes templates as a dataset body (without the size prefix), as a reader serves them.
+pub fn encode_templates(templates: &[FingerTemplate]) -> Result<Vec<u8>, RecordError> {
+    let mut out = Vec::with_capacity(
+        templates
+            .iter()
+            .map(|t| TEMPLATE_HEADER_LEN + t.template.len())
+            .sum(),
+    );
+    for (index, t) in templates.iter().enumerate() {
+        check_template(t.template.len(), index)?;
+        // MAX_TEMPLATE_LEN + 6 fits a u16.
+        let size = (TEMPLATE_HEADER_LEN + t.template.len()) as u16;
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&t.uid.to_le_bytes());
+        out.push(t.fid);
+        out.push(t.valid);
+        out.extend_from_slice(&t.template);
+    }
+    Ok(out)
+}
+
+/// Encodes the buffer CMD_SAVE_USERTEMPS stores (pyzk `HR_save_usertemplates`):
+/// three u32 lengths (users, table, templates), the user records each behind a tag byte 2,
+/// a table of 8-byte entries (tag 2, uid u16, 0x10 + finger u8, offset u32 into the
+/// templates), then each template as `len u16` + bytes. Templates go under their user's uid.
+pub fn encode_template_upload(
+    entries: &[(User, Vec<FingerTemplate>)],
+    layout: UserLayout,
+) -> Result<Vec<u8>, RecordError> {
+    let mut users = Vec::new();
+    let mut table = Vec::new();
+    let mut fingers = Vec::new();
+    let mut index = 0;
+    for (user, templates) in entries {
+        users.push(UPLOAD_TAG);
+        users.extend_from_slice(&encode_user(user, layout)?);
+        for t in templates {
+            check_template(t.template.len(), index)?;
+            index += 1;
+            if t.fid > 9 {
+                return Err(RecordError::BadFinger(t.fid));
+            }
+            table.push(UPLOAD_TAG);
+            table.extend_from_slice(&user.uid.to_le_bytes());
+            table.push(UPLOAD_FINGER_BASE + t.fid);
+            table.extend_from_slice(&(fingers.len() as u32).to_le_bytes());
+            fingers.extend_from_slice(&(t.template.len() as u16).to_le_bytes());
+            fingers.extend_from_slice(&t.template);
+        }
+    }
+    let mut out = Vec::with_capacity(12 + users.len() + table.len() + fingers.len());
+    for part in [&users, &table, &fingers] {
+        out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+    }
+    out.extend_from_slice(&users);
+    out.extend_from_slice(&table);
+    out.extend_from_slice(&fingers);
+    Ok(out)
+}
+
+fn upload_head(i: &[u8]) -> Res<'_, (u32, u32, u32)> {
+    (le_u32, le_u32, le_u32).parse(i)
+}
+
+fn upload_entry(i: &[u8]) -> Res<'_, (u8, u16, u8, u32)> {
+    (byte, le_u16, byte, le_u32).parse(i)
+}
+
+fn sized_template(i: &[u8]) -> Res<'_, &[u8]> {
+    let (i, len) = le_u16(i)?;
+    take(usize::from(len)).parse(i)
+}
+
+/// Decodes a CMD_SAVE_USERTEMPS buffer (see [`encode_template_upload`]); user records are in
+/// `layout`. Every length and offset is checked against the buffer.
+pub fn parse_template_upload(
+    buf: &[u8],
+    layout: UserLayout,
+) -> Result<TemplateUpload, RecordError> {
+    let bad = RecordError::BadUpload;
+    let Ok((rest, (ulen, tlen, flen))) = upload_head(buf) else {
+        return Err(bad("shorter than its 12-byte header"));
+    };
+    let (ulen, tlen, flen) = (ulen as usize, tlen as usize, flen as usize);
+    let total = ulen
+        .checked_add(tlen)
+        .and_then(|n| n.checked_add(flen))
+        .ok_or(bad("section lengths overflow"))?;
+    if total != rest.len() {
+        return Err(bad("section lengths do not add up to the buffer"));
+    }
+    let (user_bytes, rest) = rest.split_at(ulen);
+    let (table, fingers) = rest.split_at(tlen);
+    let stride = layout.stride() + 1;
+    if ulen % stride != 0 {
+        return Err(bad("user section is not a whole number of records"));
+    }
+    if tlen % UPLOAD_TABLE_ENTRY != 0 {
+        return Err(bad("template table is not a whole number of entries"));
+    }
+    let mut out = TemplateUpload::default();
+    for rec in user_bytes.chunks_exact(stride) {
+        out.users.push(parse_user(&rec[1..], layout)?);
+    }
+    for (index, entry) in table.chunks_exact(UPLOAD_TABLE_ENTRY).enumerate() {
+        let Ok((_, (_tag, uid, fnum, offset))) = upload_entry(entry) else {
+            return Err(bad("template table entry cut short"));
+        };
+        let fid = fnum
+            .checked_sub(UPLOAD_FINGER_BASE)
+            .filter(|f| *f <= 9)
+            .ok_or(bad("finger number outside 0x10..=0x19"))?;
+        let Some(at) = fingers.get(offset as usize..) else {
+            return Err(bad("template offset past the template section"));
+        };
+        let Ok((_, data)) = sized_template(at) else {
+            return Err(bad("template runs past the template section"));
+        };
+        check_template(data.len(), index)?;
+        out.templates.push(FingerTemplate {
+            uid,
+            fid,
+            valid: 1,
+            template: data.to_vec(),
+        });
+    }
+    Ok(out)
+}
+
 impl DeviceCounts {
     /// Decodes a GET_FREE_SIZES payload (20 i32, optionally 3 more for faces).
     pub fn parse(payload: &[u8]) -> Result<Self, RecordError> {
@@ -928,5 +1227,173 @@ mod tests {
             dataset_body(&[8, 0, 0, 0, 1]),
             Err(RecordError::Truncated { .. })
         ));
+    }
+
+    fn finger(uid: u16, fid: u8, len: usize) -> FingerTemplate {
+        FingerTemplate {
+            uid,
+            fid,
+            valid: 1,
+            template: (0..len).map(|i| (i * 7 + usize::from(fid)) as u8).collect(),
+        }
+    }
+
+    #[test]
+    fn templates_round_trip_through_the_dataset_layout() {
+        let ts = vec![
+            finger(1, 0, 512),
+            finger(1, 6, 1),
+            finger(300, 9, MAX_TEMPLATE_LEN),
+        ];
+        let body = encode_templates(&ts).unwrap();
+        assert_eq!(
+            &body[..6],
+            &[0x06, 0x02, 1, 0, 0, 1],
+            "size 512 + 6, uid 1, fid 0, valid 1"
+        );
+        let set = parse_templates(&body).unwrap();
+        assert_eq!(set.templates, ts);
+        assert!(set.rejected.is_empty());
+        assert_eq!(parse_templates(&[]).unwrap(), TemplateSet::default());
+        // Behind the dataset's size prefix, as a reader serves it.
+        let data = dataset_with_prefix(&body);
+        assert_eq!(
+            parse_templates(dataset_body(&data).unwrap())
+                .unwrap()
+                .templates,
+            ts
+        );
+    }
+
+    #[test]
+    fn a_truncated_template_record_is_an_error() {
+        let body = encode_templates(&[finger(2, 1, 40), finger(3, 2, 40)]).unwrap();
+        for cut in [1, 5, 47, 50, 52, body.len() - 1] {
+            let err = parse_templates(&body[..cut]).unwrap_err();
+            assert!(
+                matches!(err, RecordError::TemplateOverrun { .. }),
+                "cut at {cut}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_declared_template_size_larger_than_the_data_is_rejected() {
+        let mut body = encode_templates(&[finger(2, 1, 40)]).unwrap();
+        body[..2].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert_eq!(
+            parse_templates(&body),
+            Err(RecordError::TemplateOverrun {
+                index: 0,
+                offset: 0,
+                declared: 65535,
+                available: 46,
+            })
+        );
+    }
+
+    #[test]
+    fn a_declared_template_size_below_the_header_is_rejected() {
+        let good = encode_templates(&[finger(2, 1, 10)]).unwrap();
+        for size in [0u16, 5] {
+            let mut body = good.clone();
+            body.extend_from_slice(&size.to_le_bytes());
+            body.extend_from_slice(&[1, 0, 0, 1]);
+            assert_eq!(
+                parse_templates(&body),
+                Err(RecordError::TemplateSizeTooSmall {
+                    index: 1,
+                    offset: 16,
+                    size: usize::from(size),
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_oversized_templates_are_set_aside_and_refused_for_writing() {
+        let big = finger(4, 3, MAX_TEMPLATE_LEN + 1);
+        let mut body = Vec::new();
+        body.extend_from_slice(&((MAX_TEMPLATE_LEN + 7) as u16).to_le_bytes());
+        body.extend_from_slice(&[4, 0, 3, 1]);
+        body.extend_from_slice(&big.template);
+        body.extend_from_slice(&[6, 0, 5, 0, 1, 1]);
+        body.extend_from_slice(&encode_templates(&[finger(5, 0, 8)]).unwrap());
+        let set = parse_templates(&body).unwrap();
+        assert_eq!(set.templates, vec![finger(5, 0, 8)]);
+        assert_eq!(set.rejected.len(), 2);
+        assert!(encode_templates(&[big]).is_err());
+        assert!(encode_templates(&[finger(1, 1, 0)]).is_err());
+    }
+
+    #[test]
+    fn a_template_upload_has_the_pyzk_byte_layout() {
+        let user = User::new(7, "42", "Siti");
+        let t = finger(7, 6, 3);
+        let buf =
+            encode_template_upload(&[(user.clone(), vec![t.clone()])], UserLayout::Zk6).unwrap();
+        let mut want = Vec::new();
+        want.extend_from_slice(&29u32.to_le_bytes());
+        want.extend_from_slice(&8u32.to_le_bytes());
+        want.extend_from_slice(&5u32.to_le_bytes());
+        want.push(2);
+        want.extend_from_slice(&encode_user(&user, UserLayout::Zk6).unwrap());
+        want.extend_from_slice(&[2, 7, 0, 0x16, 0, 0, 0, 0]);
+        want.extend_from_slice(&[3, 0]);
+        want.extend_from_slice(&t.template);
+        assert_eq!(buf, want);
+    }
+
+    #[test]
+    fn template_uploads_round_trip_in_both_user_layouts() {
+        for layout in [UserLayout::Zk6, UserLayout::Zk8] {
+            let mut a = User::new(1, "1001", "A");
+            let mut b = User::new(2, "1002", "B");
+            a.group = "1".into();
+            b.group = "1".into();
+            let entries = vec![
+                (a.clone(), vec![finger(1, 0, 600), finger(1, 9, 700)]),
+                (b.clone(), vec![]),
+            ];
+            let buf = encode_template_upload(&entries, layout).unwrap();
+            let up = parse_template_upload(&buf, layout).unwrap();
+            assert_eq!(up.users, vec![a, b]);
+            assert_eq!(up.templates, vec![finger(1, 0, 600), finger(1, 9, 700)]);
+        }
+        let user = User::new(1, "1", "x");
+        assert_eq!(
+            encode_template_upload(&[(user, vec![finger(1, 10, 4)])], UserLayout::Zk8),
+            Err(RecordError::BadFinger(10))
+        );
+    }
+
+    #[test]
+    fn malformed_template_uploads_are_errors() {
+        let user = User::new(1, "1001", "A");
+        let buf =
+            encode_template_upload(&[(user, vec![finger(1, 2, 50)])], UserLayout::Zk8).unwrap();
+        for cut in [0, 11, 12, 80, buf.len() - 1] {
+            assert!(
+                parse_template_upload(&buf[..cut], UserLayout::Zk8).is_err(),
+                "cut {cut}"
+            );
+        }
+        // The right length for the other user layout.
+        assert!(parse_template_upload(&buf, UserLayout::Zk6).is_err());
+        // A template offset or length past the template section.
+        let table = 12 + 73;
+        let mut far = buf.clone();
+        far[table + 4..table + 8].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(parse_template_upload(&far, UserLayout::Zk8).is_err());
+        let mut long = buf.clone();
+        long[table + 8..table + 10].copy_from_slice(&51u16.to_le_bytes());
+        assert!(parse_template_upload(&long, UserLayout::Zk8).is_err());
+        let mut finger_no = buf.clone();
+        finger_no[table + 3] = 0x0F;
+        assert!(parse_template_upload(&finger_no, UserLayout::Zk8).is_err());
+        // Section lengths that overflow or disagree with the buffer.
+        let mut lens = buf;
+        lens[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(parse_template_upload(&lens, UserLayout::Zk8).is_err());
     }
 }

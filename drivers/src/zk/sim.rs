@@ -18,16 +18,18 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::client::Transport;
-use super::codec::{self, cmd, Packet, ZkDateTime};
+use super::codec::{self, cmd, fct, Packet, ZkDateTime};
 use super::records::{
-    self, AttendanceRecord, DeviceCounts, LiveEvent, LiveEventFormat, RecordLayout, User,
-    UserLayout,
+    self, AttendanceRecord, DeviceCounts, FingerTemplate, LiveEvent, LiveEventFormat, RecordLayout,
+    User, UserLayout, MAX_DATASET,
 };
 
 /// Most UDP peers tracked at once; older sessions are forgotten beyond this.
 const MAX_UDP_SESSIONS: usize = 1024;
 /// Largest DATA payload per datagram on UDP.
 const UDP_DATA_MAX: usize = 1024;
+/// Fingerprint capacity reported by GET_FREE_SIZES.
+const FINGER_CAPACITY: u32 = 3000;
 
 /// Faults to inject into the simulator's replies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub struct SimConfig {
     pub users: Vec<User>,
     /// Attendance log.
     pub records: Vec<AttendanceRecord>,
+    /// Fingerprint templates enrolled at start (keyed by user slot `uid`).
+    pub templates: Vec<FingerTemplate>,
     /// Comm key; 0 = none (CONNECT answers ACK_OK instead of ACK_UNAUTH).
     pub comm_key: u32,
     /// User record layout served (28 or 72 bytes).
@@ -87,6 +91,7 @@ impl Default for SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             users: Vec::new(),
             records: Vec::new(),
+            templates: Vec::new(),
             comm_key: 0,
             user_layout: UserLayout::Zk8,
             record_layout: RecordLayout::Full40,
@@ -113,6 +118,7 @@ enum LiveSink {
 struct DeviceState {
     users: Vec<User>,
     records: Vec<AttendanceRecord>,
+    templates: Vec<FingerTemplate>,
     enabled: bool,
     clock_offset: i64,
     next_session: u16,
@@ -191,7 +197,43 @@ fn garbage(len: usize, seed: u64) -> Vec<u8> {
 struct Session {
     id: u16,
     authed: bool,
+    /// Dataset prepared for READ_BUFFER.
     buffer: Option<Vec<u8>>,
+    /// Buffered write in progress: declared size and the bytes received so far.
+    upload: Option<(usize, Vec<u8>)>,
+}
+
+/// Inserts or replaces the template of one user and finger.
+fn upsert_template(templates: &mut Vec<FingerTemplate>, t: FingerTemplate) {
+    match templates
+        .iter_mut()
+        .find(|x| x.uid == t.uid && x.fid == t.fid)
+    {
+        Some(slot) => *slot = t,
+        None => templates.push(t),
+    }
+}
+
+/// Applies a CMD_SAVE_USERTEMPS upload; false when it is malformed or names unknown users.
+fn save_upload(st: &mut DeviceState, buf: &[u8], layout: UserLayout) -> bool {
+    let Ok(up) = records::parse_template_upload(buf, layout) else {
+        return false;
+    };
+    let known =
+        |uid: u16| up.users.iter().any(|u| u.uid == uid) || st.users.iter().any(|u| u.uid == uid);
+    if !up.templates.iter().all(|t| known(t.uid)) {
+        return false;
+    }
+    for user in up.users {
+        match st.users.iter_mut().find(|u| u.uid == user.uid) {
+            Some(slot) => *slot = user,
+            None => st.users.push(user),
+        }
+    }
+    for t in up.templates {
+        upsert_template(&mut st.templates, t);
+    }
+    true
 }
 
 /// What to send back for one request.
@@ -237,6 +279,7 @@ fn handle(
             id,
             authed: s.comm_key == 0,
             buffer: None,
+            upload: None,
         });
         let code = if s.comm_key == 0 {
             cmd::ACK_OK
@@ -318,14 +361,16 @@ fn handle(
             let st = shared.state();
             let users = st.users.len() as u32;
             let recs = st.records.len() as u32;
+            let fingers = st.templates.len() as u32;
             let counts = DeviceCounts {
                 users,
+                fingers,
                 records: recs,
                 admins: st.users.iter().filter(|u| u.privilege & !1 == 14).count() as u32,
-                finger_capacity: 3000,
+                finger_capacity: FINGER_CAPACITY.max(fingers),
                 user_capacity: 10_000.max(users),
                 record_capacity: 200_000.max(recs),
-                fingers_available: 3000,
+                fingers_available: FINGER_CAPACITY.saturating_sub(fingers),
                 users_available: 10_000u32.saturating_sub(users),
                 records_available: 200_000u32.saturating_sub(recs),
                 faces: Some(0),
@@ -347,6 +392,9 @@ fn handle(
                         records::encode_attendance(&st.records, s.record_layout)
                     }
                     (cmd::USERTEMP_RRQ, 5) => records::encode_users(&st.users, s.user_layout),
+                    (cmd::DB_RRQ | cmd::USERTEMP_RRQ, 2) => {
+                        records::encode_templates(&st.templates)
+                    }
                     (cmd::USERTEMP_RRQ | cmd::DB_RRQ, _) => Ok(Vec::new()),
                     _ => return err(),
                 }
@@ -414,6 +462,46 @@ fn handle(
         }
         cmd::FREE_DATA => {
             sess.buffer = None;
+            sess.upload = None;
+            ok()
+        }
+        cmd::PREPARE_DATA => match u32_at(&req.payload, 0) {
+            Some(size) if size as usize <= MAX_DATASET => {
+                sess.upload = Some((size as usize, Vec::new()));
+                ok()
+            }
+            _ => err(),
+        },
+        cmd::DATA => match sess.upload.as_mut() {
+            Some((size, data)) if data.len() + req.payload.len() <= *size => {
+                data.extend_from_slice(&req.payload);
+                ok()
+            }
+            _ => {
+                sess.upload = None;
+                err()
+            }
+        },
+        cmd::SAVE_USERTEMPS => {
+            let Some((size, data)) = sess.upload.take() else {
+                return err();
+            };
+            if data.len() != size || !save_upload(&mut shared.state(), &data, s.user_layout) {
+                return err();
+            }
+            ok()
+        }
+        cmd::DELETE_USERTEMP => {
+            let (Some(b), Some(&fid)) = (req.payload.get(..2), req.payload.get(2)) else {
+                return err();
+            };
+            let uid = u16::from_le_bytes([b[0], b[1]]);
+            let mut st = shared.state();
+            let before = st.templates.len();
+            st.templates.retain(|t| !(t.uid == uid && t.fid == fid));
+            if st.templates.len() == before {
+                return err();
+            }
             ok()
         }
         cmd::GET_TIME => {
@@ -436,12 +524,17 @@ fn handle(
         }
         cmd::CLEAR_DATA => {
             let mut st = shared.state();
-            match req.payload.first() {
-                Some(1) => st.records.clear(),
-                Some(5) => st.users.clear(),
+            match req.payload.first().map(|&b| i32::from(b)) {
+                Some(fct::ATTLOG) => st.records.clear(),
+                Some(fct::FINGERTMP) => st.templates.clear(),
+                Some(fct::USER) => {
+                    st.users.clear();
+                    st.templates.clear();
+                }
                 _ => {
                     st.users.clear();
                     st.records.clear();
+                    st.templates.clear();
                 }
             }
             ok()
@@ -467,7 +560,9 @@ fn handle(
                 return err();
             };
             let uid = u16::from_le_bytes([b[0], b[1]]);
-            shared.state().users.retain(|u| u.uid != uid);
+            let mut st = shared.state();
+            st.users.retain(|u| u.uid != uid);
+            st.templates.retain(|t| t.uid != uid);
             ok()
         }
         cmd::REG_EVENT => {
@@ -511,6 +606,7 @@ impl Simulator {
             state: Mutex::new(DeviceState {
                 users: cfg.users,
                 records: cfg.records,
+                templates: cfg.templates,
                 enabled: true,
                 clock_offset: cfg.clock_offset_secs,
                 next_session: 0x45CF,
@@ -621,6 +717,16 @@ impl SimHandle {
     /// Attendance records currently stored.
     pub fn records(&self) -> Vec<AttendanceRecord> {
         self.shared.state().records.clone()
+    }
+
+    /// Fingerprint templates currently stored.
+    pub fn templates(&self) -> Vec<FingerTemplate> {
+        self.shared.state().templates.clone()
+    }
+
+    /// Enrols (or re-enrols) a finger on the reader, as if at its sensor.
+    pub fn enroll(&self, template: FingerTemplate) {
+        upsert_template(&mut self.shared.state().templates, template);
     }
 
     /// The simulated reader's clock now.
@@ -883,6 +989,25 @@ pub fn synthetic_users(n: usize, layout: UserLayout) -> Vec<User> {
             u.card = (i as u32) * 7919;
             u.group = "1".into();
             u
+        })
+        .collect()
+}
+
+/// `per_user` deterministic templates (fingers 0, 1, …; 600–1100 bytes) for each of `users`.
+pub fn synthetic_templates(users: &[User], per_user: usize) -> Vec<FingerTemplate> {
+    users
+        .iter()
+        .flat_map(|u| {
+            (0..per_user.min(10)).map(move |fid| {
+                let len = 600 + (usize::from(u.uid) * 37 + fid * 101) % 500;
+                let seed = u64::from(u.uid) << 8 | fid as u64;
+                FingerTemplate {
+                    uid: u.uid,
+                    fid: fid as u8,
+                    valid: 1,
+                    template: garbage(len, seed),
+                }
+            })
         })
         .collect()
 }
