@@ -1,6 +1,7 @@
 //! Hadir, the attendance edge gateway. The data path is device → driver → verify → store →
 //! forward; see `docs/ARCHITECTURE.md`.
-#![forbid(unsafe_code)]
+// One audited exception: `memory::tune_allocator` (mallopt).
+#![deny(unsafe_code)]
 
 pub mod attendance;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod forward;
 pub mod http;
 pub mod lifecycle;
 pub mod logging;
+pub mod memory;
 pub mod operator_cli;
 pub mod record;
 pub mod runtime;

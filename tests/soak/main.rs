@@ -57,6 +57,11 @@ struct Opts {
     /// Work here and keep the files (default: a temporary folder, removed on success).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// After every gateway start, tablets check in back to back for this long (the 07:30
+    /// rush at the door), seconds. It also brings every broker connection's fixed queues to
+    /// their full size, so RSS growth measured after it is growth, not warm-up.
+    #[arg(long, default_value_t = 90)]
+    rush_s: u64,
 }
 
 /// What happened, counted by the soak's side of every conversation.
@@ -79,6 +84,7 @@ fn main() -> std::process::ExitCode {
         opts.kill_every_s = 25;
         opts.flap_every_s = 20;
         opts.tablets = opts.tablets.min(60);
+        opts.rush_s = 0;
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -218,6 +224,16 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
 
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
+    // Until when (ms since `started`) tablets check in back to back.
+    let rush_until = Arc::new(AtomicU64::new(0));
+    let rush = Duration::from_secs(opts.rush_s);
+    let start_rush = |rush_until: &AtomicU64| {
+        rush_until.store(
+            (started.elapsed() + rush).as_millis() as u64,
+            Ordering::Relaxed,
+        )
+    };
+    start_rush(&rush_until);
     let qr_secret =
         hex::decode(std::fs::read_to_string(config.storage.data_dir.join("qr-secret"))?.trim())
             .context("qr-secret")?;
@@ -263,6 +279,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     // the same nonce, as the app does, until it gets one.
     for (t, p) in provisioned.into_iter().enumerate() {
         let (tally, stop, secret) = (tally.clone(), stop.clone(), qr_secret.clone());
+        let rush_until = rush_until.clone();
         let addr = ports.tablets;
         let people = opts.readers * users_per_reader;
         tasks.push(tokio::spawn(async move {
@@ -277,7 +294,9 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             };
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                if !pause(rush_interval(started, run_for, 20.0), &stop).await {
+                let in_rush =
+                    (started.elapsed().as_millis() as u64) < rush_until.load(Ordering::Relaxed);
+                if !in_rush && !pause(rush_interval(started, run_for, 20.0), &stop).await {
                     break;
                 }
                 n += 1;
@@ -359,6 +378,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             write_config(dir, &ports, &readers, &broker, 16)?;
             gateway.start()?;
             refused_during_watermark = tally.checkins_refused.load(Ordering::Relaxed) - before;
+            start_rush(&rush_until);
             println!("soak: {:>5.0}s watermark lowered again ({refused_during_watermark} check-ins refused with a reason meanwhile)", started.elapsed().as_secs_f64());
             lives.push(Vec::new());
             life_start = Instant::now();
@@ -368,6 +388,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
         if last_kill.elapsed() >= Duration::from_secs(opts.kill_every_s) {
             gateway.kill9();
             gateway.start()?;
+            start_rush(&rush_until);
             println!(
                 "soak: {:>5.0}s gateway killed with SIGKILL and restarted",
                 started.elapsed().as_secs_f64()
@@ -408,7 +429,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     let lost: Vec<&String> = expected.difference(&received).collect();
     let (rows, distinct, resent) = receiver_counts(&receiver.db)?;
     let duplicated = rows - distinct;
-    let growth = rss_growth_mib_per_hour(&lives);
+    let growth = rss_growth_mib_per_hour(&lives, opts.rush_s as f64 + WARM_UP_S);
     let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     println!();
     println!(
@@ -488,8 +509,8 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     Ok(lost.is_empty() && duplicated == 0 && flat)
 }
 
-/// Seconds after each start before RSS samples count towards growth.
-const WARM_UP_S: f64 = 120.0;
+/// Seconds after each start's rush before RSS samples count towards growth.
+const WARM_UP_S: f64 = 60.0;
 
 /// The most RSS growth a long soak tolerates (a leak of a few bytes per record shows up here).
 const MAX_GROWTH_MIB_PER_HOUR: f64 = 8.0;
@@ -588,16 +609,17 @@ fn receiver_counts(db: &Path) -> anyhow::Result<(u64, u64, u64)> {
     Ok((n(rows), n(distinct), n(resent)))
 }
 
-/// Least-squares slope of RSS over time within each gateway life, after a two-minute warm-up
-/// (SQLite caches and the broker's bounded per-topic logs fill up to their caps first), over
-/// lives with at least three minutes after it, weighted by length, in MiB per hour.
-fn rss_growth_mib_per_hour(lives: &[Vec<(f64, u64)>]) -> Option<f64> {
+/// Least-squares slope of RSS over time within each gateway life, after `warm_up_s` (the rush
+/// and a minute: SQLite caches, the broker's bounded per-topic logs and its fixed per-connection
+/// queues, about 0.4 MiB a tablet, fill up to their caps first), over lives with at least three
+/// minutes after it, weighted by length, in MiB per hour.
+fn rss_growth_mib_per_hour(lives: &[Vec<(f64, u64)>], warm_up_s: f64) -> Option<f64> {
     let mut weighted = 0.0;
     let mut weight = 0.0;
     for life in lives {
         let pts: Vec<(f64, f64)> = life
             .iter()
-            .filter(|(t, _)| *t >= WARM_UP_S)
+            .filter(|(t, _)| *t >= warm_up_s)
             .map(|(t, kib)| (*t, *kib as f64 / 1024.0))
             .collect();
         let span = match (pts.first(), pts.last()) {

@@ -187,8 +187,10 @@ pub fn start(cfg: &Tablets, max_packet: usize, auth: &AuthCache) -> Result<Start
             max_connections: cfg.max_connections + 1,
             max_outgoing_packet_count: 200,
             // rumqttd keeps one in-memory log per subscribed filter: every tablet's reply topic
-            // is one. Keep those tiny (16 KiB × 2, i.e. ≈ 6 MiB for 200 tablets); only the
-            // check-in filter, where bursts wait until the gateway takes them, gets 2 MiB × 4.
+            // is one. Keep those tiny (16 KiB × 2; each segment also reserves room for 1,024
+            // entries, see `memory.rs`; one segment would make rumqttd warn of a jumped cursor
+            // at every roll-over). Only the check-in filter, where bursts wait until the
+            // gateway takes them, gets 2 MiB × 4.
             max_segment_size: 16 << 10,
             max_segment_count: 2,
             custom_segment: Some(HashMap::from([(
