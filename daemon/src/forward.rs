@@ -19,6 +19,7 @@ use hadir_config::{SecretString, Upstream};
 use hadir_upstream::{Ack, AckStatus, Batch, BatchRecord, GatewayKey};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::store::{OutboxRow, Store, StoreError};
@@ -153,6 +154,9 @@ impl Forwarder {
         let mut after_seq = 0u64;
         let mut backoff = Backoff::new();
         let mut pause_until: Option<Instant> = None;
+        // Durable marks of acknowledged batches still committing; the loop keeps sending
+        // meanwhile (the store commits marks that queue up together).
+        let mut marks: JoinSet<Result<usize, StoreError>> = JoinSet::new();
         tracing::info!(mode = ?self.cfg.mode, url = %self.cfg.url, "forwarder started");
         loop {
             if *shutdown.borrow() {
@@ -161,7 +165,15 @@ impl Forwarder {
             let mut wake = Instant::now() + Duration::from_secs(1);
             // Fill the window.
             let paused = pause_until.is_some_and(|t| t > Instant::now());
-            while !paused && inflight.len() < window && link.ready() {
+            // Going back to the oldest unacknowledged record waits for pending marks, so what
+            // the server already acknowledged is not sent again.
+            let resync = after_seq == 0 && !marks.is_empty();
+            while !paused
+                && !resync
+                && inflight.len() < window
+                && marks.len() < window
+                && link.ready()
+            {
                 let rows = self
                     .store
                     .unsent_after(after_seq, self.cfg.batch_max_records)
@@ -210,8 +222,12 @@ impl Forwarder {
             tokio::select! {
                 ack = acks.recv() => {
                     let Some(ack) = ack else { break };
-                    self.on_ack(ack, &chain_id, &mut inflight, &mut after_seq, &mut pause_until, &mut backoff).await?;
+                    self.on_ack(ack, &chain_id, &mut inflight, &mut after_seq, &mut pause_until, &mut backoff, &mut marks);
                 }
+                Some(marked) = marks.join_next(), if !marks.is_empty() => {
+                    self.on_marked(marked)?;
+                }
+                _ = link.connected() => {}
                 _ = self.store.wait_appended() => {}
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = shutdown.changed() => {}
@@ -236,6 +252,9 @@ impl Forwarder {
                 pause_until = None;
             }
         }
+        while let Some(marked) = marks.join_next().await {
+            self.on_marked(marked)?;
+        }
         tracing::info!(
             unacknowledged_batches = inflight.len(),
             "forwarder stopped; unacknowledged records stay queued"
@@ -243,7 +262,24 @@ impl Forwarder {
         Ok(())
     }
 
-    async fn on_ack(
+    /// Counts a batch whose records are now durably marked forwarded.
+    fn on_marked(
+        &self,
+        marked: Result<Result<usize, StoreError>, tokio::task::JoinError>,
+    ) -> Result<(), ForwardError> {
+        let marked = marked.map_err(|e| {
+            ForwardError::Store(StoreError::CommitFailed(format!("marking a batch: {e}")))
+        })??;
+        if let Ok(mut s) = self.status.lock() {
+            s.batches_acked += 1;
+            s.records_acked += marked as u64;
+            s.last_error = None;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_ack(
         &self,
         ack: Ack,
         chain_id: &str,
@@ -251,7 +287,8 @@ impl Forwarder {
         after_seq: &mut u64,
         pause_until: &mut Option<Instant>,
         backoff: &mut Backoff,
-    ) -> Result<(), ForwardError> {
+        marks: &mut JoinSet<Result<usize, StoreError>>,
+    ) {
         let position = inflight.iter().position(|f| f.batch_id == ack.batch_id);
         match ack.status {
             AckStatus::Stored => {
@@ -262,23 +299,16 @@ impl Forwarder {
                 };
                 let Some((first, last)) = range else {
                     tracing::debug!(batch = %ack.batch_id, "ack for a batch of another chain; ignored");
-                    return Ok(());
+                    return;
                 };
-                let marked = self
-                    .store
-                    .mark_forwarded(first, last, ack.batch_id.clone())
-                    .await?;
                 backoff.reset();
-                if let Ok(mut s) = self.status.lock() {
-                    s.batches_acked += 1;
-                    s.records_acked += marked as u64;
-                    s.last_error = None;
-                }
-                tracing::debug!(batch = %ack.batch_id, marked, stored = ack.stored, duplicates = ack.duplicates, "batch acknowledged");
+                tracing::debug!(batch = %ack.batch_id, stored = ack.stored, duplicates = ack.duplicates, "batch acknowledged");
+                let store = self.store.clone();
+                marks.spawn(async move { store.mark_forwarded(first, last, ack.batch_id).await });
             }
             AckStatus::Rejected => {
                 if position.is_none() && !ack.batch_id.is_empty() {
-                    return Ok(()); // a stale rejection of a batch already re-sent
+                    return; // a stale rejection of a batch already re-sent
                 }
                 let reason = ack.reason.unwrap_or_else(|| "no reason given".into());
                 tracing::warn!(batch = %ack.batch_id, %reason, "the provincial server rejected batch {}: {reason}; will re-send", ack.batch_id);
@@ -289,7 +319,6 @@ impl Forwarder {
                 self.go_back(inflight, after_seq, pause_until, backoff);
             }
         }
-        Ok(())
     }
 
     /// Forget what is in flight and start again from the oldest unacknowledged record after a

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
-use hadir_upstream::{Ack, AckStatus, Batch, VERSION};
+use hadir_upstream::{Ack, AckStatus, Batch, VerifyError, VERSION};
 
 use crate::ReceiverDb;
 
@@ -29,25 +29,78 @@ pub struct Behaviour {
 impl Behaviour {
     /// Stores a batch (or refuses it, per the knobs) and returns the ack.
     pub fn handle(&self, db: &Mutex<ReceiverDb>, batch: &Batch) -> Ack {
-        let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
-        if !self.delay.is_zero() {
-            std::thread::sleep(self.delay);
-        }
-        if self.reject_every > 0 && n % self.reject_every == 0 {
-            return rejected(&batch.batch_id, "refused by --reject-every (test)".into());
+        let verdict = batch.verify();
+        self.handle_checked(db, vec![(batch, verdict)])
+            .pop()
+            .unwrap_or_else(|| rejected(&batch.batch_id, "no outcome".into()))
+    }
+
+    /// Stores batches already checked with [`Batch::verify`] (or refuses some, per the knobs),
+    /// in order and in one durable commit; returns one ack per batch, same order, each valid
+    /// only once this returns.
+    pub fn handle_checked(
+        &self,
+        db: &Mutex<ReceiverDb>,
+        batches: Vec<(&Batch, Result<(), VerifyError>)>,
+    ) -> Vec<Ack> {
+        let mut acks: Vec<Option<Ack>> = Vec::with_capacity(batches.len());
+        let mut offered = Vec::with_capacity(batches.len());
+        for (batch, verdict) in batches {
+            let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+            if !self.delay.is_zero() {
+                std::thread::sleep(self.delay);
+            }
+            if self.reject_every > 0 && n % self.reject_every == 0 {
+                acks.push(Some(rejected(
+                    &batch.batch_id,
+                    "refused by --reject-every (test)".into(),
+                )));
+            } else {
+                acks.push(None);
+                offered.push((batch, verdict));
+            }
         }
         let result = match db.lock() {
-            Ok(mut db) => db.offer(batch),
-            Err(_) => return rejected(&batch.batch_id, "receiver database lock poisoned".into()),
+            Ok(mut db) => db.offer_checked(&offered),
+            Err(_) => {
+                return offered_or(acks, &offered, |b| {
+                    rejected(&b.batch_id, "receiver database lock poisoned".into())
+                })
+            }
         };
         match result {
-            Ok(outcome) => {
-                tracing::info!(batch = %batch.batch_id, status = ?outcome.ack.status, stored = outcome.ack.stored, duplicates = outcome.ack.duplicates, reason = ?outcome.ack.reason, "batch");
-                outcome.ack
+            Ok(outcomes) => {
+                let mut outcomes = outcomes.into_iter();
+                acks.into_iter()
+                    .map(|a| {
+                        a.or_else(|| outcomes.next().map(|o| o.ack))
+                            .unwrap_or_else(|| rejected("", "no outcome".into()))
+                    })
+                    .inspect(|ack| {
+                        tracing::info!(batch = %ack.batch_id, status = ?ack.status, stored = ack.stored, duplicates = ack.duplicates, reason = ?ack.reason, "batch");
+                    })
+                    .collect()
             }
-            Err(e) => rejected(&batch.batch_id, format!("receiver database error: {e}")),
+            Err(e) => offered_or(acks, &offered, |b| {
+                rejected(&b.batch_id, format!("receiver database error: {e}"))
+            }),
         }
     }
+}
+
+/// Fills the acks not decided by the knobs with `f` of their batch.
+fn offered_or(
+    acks: Vec<Option<Ack>>,
+    offered: &[(&Batch, Result<(), VerifyError>)],
+    f: impl Fn(&Batch) -> Ack,
+) -> Vec<Ack> {
+    let mut rest = offered.iter();
+    acks.into_iter()
+        .map(|a| {
+            a.or_else(|| rest.next().map(|(b, _)| f(b)))
+                .unwrap_or_else(|| rejected("", "no outcome".into()))
+        })
+        .collect()
 }
 
 fn rejected(batch_id: &str, reason: String) -> Ack {

@@ -115,20 +115,24 @@ fn main() -> anyhow::Result<()> {
                 serde_json::from_slice(&text).context("not a Hadir bundle")?;
             anyhow::ensure!(bundle.format == "hadir-bundle", "not a Hadir bundle");
             let mut db = ReceiverDb::open(&db, policy(tofu))?;
-            for batch in &bundle.batches {
-                let outcome = db.offer(batch)?;
-                println!(
-                    "{} {:?} stored={} duplicates={}{}",
-                    batch.batch_id,
-                    outcome.ack.status,
-                    outcome.ack.stored,
-                    outcome.ack.duplicates,
-                    outcome
-                        .ack
-                        .reason
-                        .map(|r| format!(" reason={r}"))
-                        .unwrap_or_default()
-                );
+            // A few dozen batches per durable commit, as `serve` does with batches waiting.
+            for chunk in bundle.batches.chunks(32) {
+                let checked: Vec<_> = chunk.iter().map(|b| (b, b.verify())).collect();
+                let outcomes = db.offer_checked(&checked)?;
+                for (batch, outcome) in chunk.iter().zip(outcomes) {
+                    println!(
+                        "{} {:?} stored={} duplicates={}{}",
+                        batch.batch_id,
+                        outcome.ack.status,
+                        outcome.ack.stored,
+                        outcome.ack.duplicates,
+                        outcome
+                            .ack
+                            .reason
+                            .map(|r| format!(" reason={r}"))
+                            .unwrap_or_default()
+                    );
+                }
             }
         }
         Command::Serve {

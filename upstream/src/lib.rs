@@ -7,6 +7,8 @@
 //! altered, and — by checking each batch continues the chain — that nothing was deleted.
 #![forbid(unsafe_code)]
 
+use std::fmt::Write as _;
+
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -123,13 +125,24 @@ pub enum VerifyError {
 /// (u64 little-endian), the record id, a zero byte and the body bytes. Hex.
 pub fn record_hash(prev_hash: &str, seq: u64, record_id: &str, body: &str) -> String {
     let mut h = Sha256::new();
-    let prev = hex::decode(prev_hash).unwrap_or_default();
-    h.update(&prev);
+    let mut prev = [0u8; 32];
+    if hex::decode_to_slice(prev_hash, &mut prev).is_ok() {
+        h.update(prev);
+    } else {
+        // Not 64 hex digits: whatever it decodes to (nothing if it is not hex), as always.
+        h.update(hex::decode(prev_hash).unwrap_or_default());
+    }
     h.update(seq.to_le_bytes());
     h.update(record_id.as_bytes());
     h.update([0u8]);
     h.update(body.as_bytes());
-    hex::encode(h.finalize())
+    let mut out = [0u8; 64];
+    match hex::encode_to_slice(h.finalize(), &mut out) {
+        Ok(()) => std::str::from_utf8(&out)
+            .map(str::to_owned)
+            .unwrap_or_default(),
+        Err(_) => String::new(), // 32 bytes always fit 64 hex digits
+    }
 }
 
 /// The id of a batch holding `first..=last` of a chain.
@@ -145,11 +158,9 @@ impl Batch {
             "hadir-batch-v{}\n{}\n{}\n{}\n{}\n",
             self.v, self.gateway, self.chain_id, self.batch_id, self.created_utc
         );
+        out.reserve(self.records.len() * 128);
         for r in &self.records {
-            out.push_str(&format!(
-                "{} {} {} {}\n",
-                r.seq, r.record_id, r.kind, r.hash
-            ));
+            let _ = writeln!(out, "{} {} {} {}", r.seq, r.record_id, r.kind, r.hash);
         }
         out.into_bytes()
     }
@@ -276,6 +287,29 @@ mod tests {
     fn batch(n: u64) -> Batch {
         let key = SigningKey::from_bytes(&[7u8; 32]);
         Batch::sign(&key, "kutim", "c1", "2026-11-23T00:00:00Z".into(), chain(n))
+    }
+
+    #[test]
+    fn the_record_hash_is_stable() {
+        // Fixed vector: SHA-256 over 32 zero bytes, 1u64 LE, "rec1", 0, "{}".
+        let mut h = Sha256::new();
+        h.update([0u8; 32]);
+        h.update(1u64.to_le_bytes());
+        h.update(b"rec1\0{}");
+        assert_eq!(
+            record_hash(GENESIS, 1, "rec1", "{}"),
+            hex::encode(h.finalize())
+        );
+        // A malformed previous hash still hashes as it always did (as nothing, or its bytes).
+        let mut h = Sha256::new();
+        h.update([0xabu8]);
+        h.update(2u64.to_le_bytes());
+        h.update(b"r\0b");
+        assert_eq!(record_hash("ab", 2, "r", "b"), hex::encode(h.finalize()));
+        let mut h = Sha256::new();
+        h.update(2u64.to_le_bytes());
+        h.update(b"r\0b");
+        assert_eq!(record_hash("zz", 2, "r", "b"), hex::encode(h.finalize()));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hadir_config::{SecretString, Upstream, UpstreamMode};
 use hadir_upstream::{Ack, AckStatus, Batch, VERSION};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::{ForwardError, ForwardStatus};
 
@@ -18,6 +18,8 @@ pub(crate) enum Link {
         client: AsyncClient,
         batch_topic: String,
         status: Arc<Mutex<ForwardStatus>>,
+        /// Signalled when the subscription to the ack topic is confirmed.
+        connected: Arc<Notify>,
         task: tokio::task::JoinHandle<()>,
     },
     /// HTTPS: one POST per batch; the answer is the ack.
@@ -94,6 +96,15 @@ impl Link {
         match self {
             Link::Mqtt { status, .. } => status.lock().map(|s| s.connected).unwrap_or(false),
             Link::Https { .. } => true,
+        }
+    }
+
+    /// Resolves when the link has (re)connected since the last call; never for HTTPS, which is
+    /// always ready.
+    pub(crate) async fn connected(&self) {
+        match self {
+            Link::Mqtt { connected, .. } => connected.notified().await,
+            Link::Https { .. } => std::future::pending().await,
         }
     }
 
@@ -215,10 +226,17 @@ fn open_mqtt(
         opts.set_transport(Transport::tls_with_config(tls_config(cfg)?));
     }
     let (client, mut eventloop) = AsyncClient::new(opts, 16);
+    // Acks and PUBACKs are small writes that must not wait for Nagle's algorithm (up to a
+    // delayed-ACK timeout, 40 ms on Linux, per exchange).
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    eventloop.set_network_options(net);
     let ack_topic = format!("{}/{gateway}/ack", cfg.topic_prefix);
     let batch_topic = format!("{}/{gateway}/batch", cfg.topic_prefix);
     let sub_client = client.clone();
     let task_status = status.clone();
+    let connected = Arc::new(Notify::new());
+    let task_connected = connected.clone();
     let task = tokio::spawn(async move {
         let mut delay = Duration::from_millis(500);
         loop {
@@ -240,6 +258,7 @@ fn open_mqtt(
                         s.connected = true;
                         s.last_error = None;
                     }
+                    task_connected.notify_one();
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) if p.topic == ack_topic => {
                     match serde_json::from_slice::<Ack>(&p.payload) {
@@ -274,6 +293,7 @@ fn open_mqtt(
         client,
         batch_topic,
         status,
+        connected,
         task,
     })
 }
