@@ -7,12 +7,6 @@ use std::process::{Command, Output};
 
 use support::*;
 
-fn write_config(dir: &TempDir, extra: &str) -> std::path::PathBuf {
-    let path = dir.path().join("hadir.toml");
-    std::fs::write(&path, test_config(dir.path(), extra)).unwrap();
-    path
-}
-
 fn doctor(config: &std::path::Path) -> Output {
     Command::new(hadir_bin())
         .arg("doctor")
@@ -43,7 +37,7 @@ fn doctor_passes_a_healthy_office_and_sees_the_running_gateway() {
     let reader = TcpListener::bind("127.0.0.1:0").unwrap();
     let reader_addr = reader.local_addr().unwrap();
     let config = write_config(
-        &dir,
+        dir.path(),
         &format!(
             "\n[[devices]]\nname = \"Pintu depan\"\nkind = \"zk-pull\"\naddress = \"{reader_addr}\"\n"
         ),
@@ -99,7 +93,7 @@ fn doctor_fails_when_a_reader_is_unreachable() {
     let dir = TempDir::new("doctor-fail");
     let port = closed_port();
     let config = write_config(
-        &dir,
+        dir.path(),
         &format!(
             "\n[[devices]]\nname = \"Pintu depan\"\nkind = \"zk-pull\"\naddress = \"127.0.0.1:{port}\"\n"
         ),

@@ -11,12 +11,6 @@ use std::time::Duration;
 
 use support::*;
 
-fn write_config(dir: &TempDir, extra: &str) -> std::path::PathBuf {
-    let path = dir.path().join("hadir.toml");
-    std::fs::write(&path, test_config(dir.path(), extra)).unwrap();
-    path
-}
-
 fn punch(employee: &str, minute: u32) -> serde_json::Value {
     serde_json::json!({
         "device": "pintu-depan",
@@ -145,7 +139,7 @@ fn run_with_an_invalid_config_exits_with_the_config_error_code() {
 #[test]
 fn every_punch_whose_write_returned_survives_kill_9() {
     let dir = TempDir::new("kill9");
-    let config = write_config(&dir, "");
+    let config = write_config(dir.path(), "");
     let mut acknowledged: HashSet<String> = HashSet::new();
     for round in 0..6u32 {
         let gw = Gateway::start(&config);
@@ -233,7 +227,7 @@ fn every_punch_whose_write_returned_survives_kill_9() {
 #[test]
 fn the_same_punch_sent_twice_is_stored_once() {
     let dir = TempDir::new("dup");
-    let gw = Gateway::start(&write_config(&dir, ""));
+    let gw = Gateway::start(&write_config(dir.path(), ""));
     let p = serde_json::json!([punch("198703152010011002", 5)]);
     let first = post_punches(gw.admin, &p).unwrap().json();
     let second = post_punches(gw.admin, &p).unwrap().json();
@@ -249,7 +243,7 @@ fn the_same_punch_sent_twice_is_stored_once() {
 #[test]
 fn bad_api_requests_get_a_reason_and_store_nothing() {
     let dir = TempDir::new("badapi");
-    let gw = Gateway::start(&write_config(&dir, ""));
+    let gw = Gateway::start(&write_config(dir.path(), ""));
     let no_token = http(gw.admin, "POST", "/api/v1/punches", &[], b"{}").unwrap();
     assert_eq!(no_token.status, 401);
     let garbage = http(
@@ -290,7 +284,7 @@ fn bad_api_requests_get_a_reason_and_store_nothing() {
 #[test]
 fn a_corrupt_database_is_moved_aside_and_a_fresh_one_created() {
     let dir = TempDir::new("corrupt");
-    let config = write_config(&dir, "");
+    let config = write_config(dir.path(), "");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("hadir.db"), vec![0xA5u8; 64 * 1024]).unwrap();
@@ -315,7 +309,7 @@ fn a_corrupt_database_is_moved_aside_and_a_fresh_one_created() {
 #[test]
 fn sigterm_lets_in_flight_writes_finish_and_exits_zero() {
     let dir = TempDir::new("term");
-    let gw = Gateway::start(&write_config(&dir, ""));
+    let gw = Gateway::start(&write_config(dir.path(), ""));
     let addr = gw.admin;
     let writer = std::thread::spawn(move || {
         let mut acked = 0usize;

@@ -7,26 +7,16 @@ mod support;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hadir_drivers::zk::push::{self, AttLogLine, PushTemplate, PushUser};
 use hadir_drivers::zk::sim::{synthetic_records, synthetic_users};
 use hadir_drivers::zk::{
     PushSim, PushSimConfig, SimConfig, SimHandle, Simulator, UserLayout, ZkDateTime,
 };
+use support::peers::free_port;
 use support::*;
-
-/// A loopback port that was free a moment ago (the push reader must find the gateway on the
-/// same port after a restart).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn push_block(port: u16, extra: &str) -> String {
     format!(
@@ -37,12 +27,6 @@ fn push_block(port: u16, extra: &str) -> String {
 
 fn push_device(name: &str, serial: &str) -> String {
     format!("[[devices]]\nname = \"{name}\"\nkind = \"zk-push\"\nserial = \"{serial}\"\n")
-}
-
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("hadir.toml");
-    std::fs::write(&path, test_config(dir, extra)).unwrap();
-    path
 }
 
 fn sim_config(serial: &str, port: u16, records: Vec<AttLogLine>) -> PushSimConfig {
@@ -71,57 +55,6 @@ fn punches(n: usize) -> Vec<AttLogLine> {
             workcode: "0".into(),
         })
         .collect()
-}
-
-fn db(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("data/hadir.db")).unwrap()
-}
-
-fn count(dir: &Path, sql: &str) -> i64 {
-    db(dir).query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
-fn record_ids(dir: &Path) -> Vec<String> {
-    let conn = db(dir);
-    let mut stmt = conn.prepare("SELECT record_id FROM attendance").unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
-async fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn api(gw: &Gateway, method: &str, path: &str, body: &serde_json::Value) -> Response {
-    let auth = format!("Bearer {TOKEN}");
-    let body = body.to_string();
-    http(
-        gw.admin,
-        method,
-        path,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    )
-    .unwrap()
-}
-
-fn put_employee(gw: &Gateway, nip: &str, name: &str) {
-    let r = api(
-        gw,
-        "PUT",
-        &format!("/api/v1/employees/{nip}"),
-        &serde_json::json!({ "name": name }),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
 }
 
 fn push_addr(gw: &Gateway) -> SocketAddr {

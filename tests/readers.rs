@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -16,7 +15,7 @@ use hadir_drivers::zk::{
     AttendanceRecord, FingerTemplate, PushSim, PushSimConfig, SimConfig, SimHandle, Simulator,
     User, UserLayout, ZkDateTime,
 };
-use support::peers::Receiver;
+use support::peers::{free_port, Receiver};
 use support::*;
 
 async fn simulator(records: usize, comm_key: u32, clock_offset_secs: i64) -> SimHandle {
@@ -38,12 +37,6 @@ fn device_block(sim: &SimHandle, comm_key: u32, extra: &str) -> String {
         "[[devices]]\nname = \"pintu-depan\"\nkind = \"zk-pull\"\naddress = \"{}\"\ncomm_key = {comm_key}\npoll_interval_s = 1\nmax_drift_s = 30\n{extra}\n",
         sim.addr()
     )
-}
-
-fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
-    let path = dir.join("hadir.toml");
-    std::fs::write(&path, test_config(dir, extra)).unwrap();
-    path
 }
 
 fn health(gw: &Gateway) -> serde_json::Value {
@@ -68,15 +61,6 @@ fn wait_for(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn stored_ids(dir: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open(dir.join("data/hadir.db")).unwrap();
-    let mut stmt = conn.prepare("SELECT record_id FROM attendance").unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
 }
 
 fn extra_record(sim: &SimHandle, i: u32) -> AttendanceRecord {
@@ -118,7 +102,7 @@ async fn every_reader_record_is_pulled_once_across_kill_9_and_restart() {
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(health(&gw)["store"]["records"], 307);
     assert_eq!(gw.terminate(), Some(0));
-    let ids = stored_ids(dir.path());
+    let ids = record_ids(dir.path());
     assert_eq!(ids.len(), 307);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 307);
     assert!(sim.is_enabled(), "the reader is left enabled");
@@ -263,24 +247,29 @@ async fn the_reader_log_is_cleared_only_after_everything_on_it_was_acknowledged_
 
 const NIP: &str = "198703152010011002";
 
-/// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// An empty reader; at `listen` if given (a replacement taking over a broken reader's address,
+/// retried for a few seconds while the kernel still holds the old one's sockets).
 async fn empty_pull_reader(serial: &str, listen: Option<std::net::SocketAddr>) -> SimHandle {
-    let mut cfg = SimConfig {
-        serial: serial.into(),
-        ..SimConfig::default()
+    let cfg = || {
+        let mut cfg = SimConfig {
+            serial: serial.into(),
+            ..SimConfig::default()
+        };
+        if let Some(addr) = listen {
+            cfg.listen = addr;
+        }
+        cfg
     };
-    if let Some(addr) = listen {
-        cfg.listen = addr;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Simulator::start(cfg()).await {
+            Ok(sim) => return sim,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("replacement reader at {listen:?}: {e}"),
+        }
     }
-    Simulator::start(cfg).await.unwrap()
 }
 
 fn pull_entry(name: &str, sim: &SimHandle) -> String {
@@ -302,38 +291,6 @@ fn with_sync(port: Option<u16>, devices: &str) -> String {
         None => String::new(),
     };
     format!("{push}[roster_sync]\ninterval_s = 2\n\n{devices}\n")
-}
-
-fn put_employee(gw: &Gateway, nip: &str, name: &str) {
-    let auth = format!("Bearer {TOKEN}");
-    let body = serde_json::json!({ "name": name }).to_string();
-    let r = http(
-        gw.admin,
-        "PUT",
-        &format!("/api/v1/employees/{nip}"),
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    )
-    .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
-}
-
-fn count(dir: &Path, sql: &str) -> i64 {
-    rusqlite::Connection::open(dir.join("data/hadir.db"))
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
-}
-
-async fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The reader's slot number for a user id.

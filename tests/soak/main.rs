@@ -339,6 +339,8 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     // Chaos: kills, broker flaps, the disk watermark, a clock skew; memory sampled throughout.
     let mut peak_kib = 0u64;
     let mut lives: Vec<Vec<(f64, u64)>> = vec![Vec::new()];
+    let mut anon_lives: Vec<Vec<(f64, u64)>> = vec![Vec::new()];
+    let mut last_memory_line = Instant::now();
     let mut life_start = Instant::now();
     let mut last_kill = Instant::now();
     let mut last_flap = Instant::now();
@@ -347,10 +349,27 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     let mut refused_during_watermark = 0;
     while started.elapsed() < run_for {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if let Some((rss, hwm)) = gateway.pid().and_then(peers::memory_kib) {
-            peak_kib = peak_kib.max(hwm);
+        if let Some(m) = gateway.pid().and_then(peers::memory_kib) {
+            peak_kib = peak_kib.max(m.peak);
+            let age = life_start.elapsed().as_secs_f64();
             if let Some(life) = lives.last_mut() {
-                life.push((life_start.elapsed().as_secs_f64(), rss));
+                life.push((age, m.rss));
+            }
+            if let Some(life) = anon_lives.last_mut() {
+                life.push((age, m.anon));
+            }
+            if last_memory_line.elapsed() >= Duration::from_secs(60) {
+                last_memory_line = Instant::now();
+                let mib = |kib: u64| kib as f64 / 1024.0;
+                println!(
+                    "soak: {:>5.0}s gateway RSS {:.1} MiB (anon {:.1}, file {:.1}, shared {:.1}), {:.0} s into this life",
+                    started.elapsed().as_secs_f64(),
+                    mib(m.rss),
+                    mib(m.anon),
+                    mib(m.file),
+                    mib(m.shmem),
+                    age
+                );
             }
         }
         let elapsed = started.elapsed().as_secs_f64() / run_for.as_secs_f64();
@@ -381,6 +400,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             start_rush(&rush_until);
             println!("soak: {:>5.0}s watermark lowered again ({refused_during_watermark} check-ins refused with a reason meanwhile)", started.elapsed().as_secs_f64());
             lives.push(Vec::new());
+            anon_lives.push(Vec::new());
             life_start = Instant::now();
             last_kill = Instant::now();
             continue;
@@ -394,6 +414,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
                 started.elapsed().as_secs_f64()
             );
             lives.push(Vec::new());
+            anon_lives.push(Vec::new());
             life_start = Instant::now();
             last_kill = Instant::now();
         }
@@ -421,8 +442,8 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         received = received_ids(&receiver.db)?;
     }
-    if let Some((_, hwm)) = gateway.pid().and_then(peers::memory_kib) {
-        peak_kib = peak_kib.max(hwm);
+    if let Some(m) = gateway.pid().and_then(peers::memory_kib) {
+        peak_kib = peak_kib.max(m.peak);
     }
     gateway.stop();
 
@@ -430,6 +451,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     let (rows, distinct, resent) = receiver_counts(&receiver.db)?;
     let duplicated = rows - distinct;
     let growth = rss_growth_mib_per_hour(&lives, opts.rush_s as f64 + WARM_UP_S);
+    let anon_growth = rss_growth_mib_per_hour(&anon_lives, opts.rush_s as f64 + WARM_UP_S);
     let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     println!();
     println!(
@@ -478,6 +500,9 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
         Some(g) => println!("  RSS growth                          {g:+.1} MiB/hour"),
         None => println!("  RSS growth                          (lives too short to measure)"),
     }
+    if let Some(g) = anon_growth {
+        println!("    of it anonymous (heap)            {g:+.1} MiB/hour");
+    }
     println!(
         "soak-result: {}",
         serde_json::json!({
@@ -494,6 +519,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             "gateway_starts": gateway.starts,
             "peak_rss_kib": peak_kib,
             "rss_growth_mib_per_hour": growth,
+            "anon_growth_mib_per_hour": anon_growth,
         })
     );
     for id in lost.iter().take(10) {

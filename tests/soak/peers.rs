@@ -270,8 +270,23 @@ impl Drop for Gateway {
     }
 }
 
-/// A process's resident memory now and at its peak, KiB (`VmRSS`, `VmHWM`).
-pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+/// A process's resident memory, KiB, from `/proc/PID/status`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    /// Resident now (`VmRSS`).
+    pub rss: u64,
+    /// Resident at the peak (`VmHWM`).
+    pub peak: u64,
+    /// Of `rss`: anonymous memory, the heap and stacks (`RssAnon`); a leak shows here.
+    pub anon: u64,
+    /// Of `rss`: pages of mapped files, mostly the binary's code (`RssFile`).
+    pub file: u64,
+    /// Of `rss`: shared memory, e.g. SQLite's WAL index (`RssShmem`).
+    pub shmem: u64,
+}
+
+/// A process's resident memory now, or `None` once it is gone.
+pub fn memory_kib(pid: u32) -> Option<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status
@@ -279,5 +294,11 @@ pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
             .find_map(|l| l.strip_prefix(name))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    Some(Memory {
+        rss: field("VmRSS:")?,
+        peak: field("VmHWM:")?,
+        anon: field("RssAnon:").unwrap_or(0),
+        file: field("RssFile:").unwrap_or(0),
+        shmem: field("RssShmem:").unwrap_or(0),
+    })
 }

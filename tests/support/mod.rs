@@ -42,6 +42,70 @@ impl Drop for TempDir {
     }
 }
 
+/// Writes [`test_config`] for `dir` with `extra` appended to `dir/hadir.toml`; returns its path.
+pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("hadir.toml");
+    std::fs::write(&path, test_config(dir, extra)).unwrap();
+    path
+}
+
+/// The gateway's database in a test office made by [`test_config`].
+pub fn db(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("data/hadir.db")).unwrap()
+}
+
+/// The one integer a query such as `SELECT COUNT(*) FROM …` returns from the gateway's database.
+pub fn count(dir: &Path, sql: &str) -> i64 {
+    db(dir).query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Record ids of every attendance row in the gateway's database.
+pub fn record_ids(dir: &Path) -> Vec<String> {
+    let conn = db(dir);
+    let mut stmt = conn.prepare("SELECT record_id FROM attendance").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Polls `ok` every 100 ms; fails the test naming `what` if it does not hold within `within`.
+pub async fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A JSON request to the admin API with the test token.
+pub fn api(gw: &Gateway, method: &str, path: &str, body: &serde_json::Value) -> Response {
+    let auth = format!("Bearer {TOKEN}");
+    let body = body.to_string();
+    http(
+        gw.admin,
+        method,
+        path,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .unwrap()
+}
+
+/// Adds (or renames) an employee through the admin API.
+pub fn put_employee(gw: &Gateway, nip: &str, name: &str) {
+    let r = api(
+        gw,
+        "PUT",
+        &format!("/api/v1/employees/{nip}"),
+        &serde_json::json!({ "name": name }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 /// A config for tests: data in `dir/data`, admin on an ephemeral loopback port, fixed token.
 pub fn test_config(dir: &Path, extra: &str) -> String {
     format!(

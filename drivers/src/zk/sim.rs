@@ -799,8 +799,13 @@ async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
             },
         }
     }
-    for c in conns {
+    // Wait until every connection's socket is closed, so that a new simulator can take over
+    // this address as soon as `shutdown` returns.
+    for c in &conns {
         c.abort();
+    }
+    for c in conns {
+        let _ = c.await;
     }
 }
 
