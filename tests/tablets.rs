@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use hadir::demo::tablet::Checkin;
 use support::peers::free_port;
 use support::tablet::{b64, jpeg, provision, try_connect, Tablet};
 use support::*;
@@ -99,25 +100,20 @@ impl Office {
     }
 }
 
-fn now_wita() -> String {
-    jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::get("Asia/Makassar").unwrap())
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
-}
-
 fn checkin(office: &Office, tablet: &Tablet, seed: u64) -> serde_json::Value {
-    serde_json::json!({
-        "v": 1,
-        "tablet": tablet.id,
-        "nip": NIP,
-        "client_time": now_wita(),
-        "mode": "regular",
-        "location": {"lat": OFFICE.0 + 0.00011, "lon": OFFICE.1 + 0.00007, "accuracy_m": 8.5, "provider": "gps", "mock": false},
-        "qr": office.qr(),
-        "photo": b64(&jpeg(seed)),
-        "nonce": format!("nonce{seed:08}"),
-    })
+    let mut msg = Checkin {
+        nip: NIP,
+        mode: "regular",
+        at: (OFFICE.0 + 0.00011, OFFICE.1 + 0.00007),
+        accuracy_m: 8.5,
+        qr: &office.qr(),
+        photo: &jpeg(seed),
+        nonce: format!("nonce{seed:08}"),
+        utc_offset_h: 8,
+    }
+    .to_json();
+    msg["tablet"] = tablet.id.clone().into();
+    msg
 }
 
 fn codes(reply: &serde_json::Value) -> Vec<String> {

@@ -6,7 +6,6 @@
 mod support;
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,12 +20,6 @@ fn mqtt_upstream(broker: &Mosquitto) -> String {
          batch_max_records = 50\nbatch_max_age_s = 1\nack_timeout_s = 3\n",
         broker.url()
     )
-}
-
-fn write_config(dir: &Path, upstream: &str) -> std::path::PathBuf {
-    let path = dir.join("hadir.toml");
-    std::fs::write(&path, test_config(dir, upstream)).unwrap();
-    path
 }
 
 fn punch(employee: &str, n: u32) -> serde_json::Value {
@@ -110,6 +103,50 @@ fn records_reach_the_receiver_over_mqtt_exactly_once() {
         "{metrics}"
     );
     assert!(receiver.all_record_count() > 230);
+}
+
+#[test]
+fn a_store_left_with_a_marked_batch_between_unmarked_ones_still_drains_every_record_once() {
+    let dir = TempDir::new("fwd-gap");
+    let mut broker = Mosquitto::start(dir.path());
+    let receiver = Receiver::start(
+        &dir.path().join("receiver.db"),
+        &["--mqtt", &broker.url(), "--username", BROKER_USER, "--tofu"],
+    );
+    let config = write_config(dir.path(), &mqtt_upstream(&broker));
+    let gw = Gateway::start(&config);
+    let mut ids: HashSet<_> = post_many(gw.admin, "198703152010011002", 200)
+        .into_iter()
+        .collect();
+    wait_drained(gw.admin, Duration::from_secs(30));
+    let max: i64 = db(dir.path())
+        .query_row("SELECT MAX(seq) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    // The province goes offline; new records queue up behind the forwarded ones.
+    broker.stop();
+    ids.extend(post_many(gw.admin, "199001012015032001", 120));
+    drop(gw);
+
+    // What a crash between two marks committed out of order (or a lost ack followed by a later
+    // one) left behind in older versions: a batch marked forwarded, the one before it not.
+    let conn = db(dir.path());
+    let unmarked = conn
+        .execute(
+            "UPDATE outbox SET forwarded_utc = NULL, batch_id = NULL WHERE seq BETWEEN ?1 AND ?2",
+            [max - 120, max - 60],
+        )
+        .unwrap();
+    assert_eq!(unmarked, 61);
+    drop(conn);
+
+    // Unforwarded now: 61 rows, then the marked ones, then the 120 new ones. Batches must not
+    // jump the marked rows (the server would see a chain break inside the batch).
+    broker.restart();
+    let gw = Gateway::start(&config);
+    wait_drained(gw.admin, Duration::from_secs(30));
+    assert_exactly_once(&receiver, &ids);
+    let h = health(gw.admin);
+    assert_eq!(h["upstream"]["batches_rejected"], 0, "{h:#}");
 }
 
 #[test]

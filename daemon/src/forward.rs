@@ -63,7 +63,6 @@ pub type SharedStatus = Arc<Mutex<ForwardStatus>>;
 
 struct InFlight {
     batch_id: String,
-    first: u64,
     last: u64,
     sent_at: Instant,
 }
@@ -92,6 +91,19 @@ impl Backoff {
         let jitter = rand::thread_rng().gen_range(0.75..1.25);
         base.mul_f64(jitter)
     }
+}
+
+/// Cuts `rows` (unforwarded, in `seq` order) after the longest prefix that is one unbroken
+/// piece of the chain (each row's `prev_hash` is the previous row's `hash`). Unforwarded rows
+/// are a gap-free tail of the chain by construction (`mark_forwarded_through`); this keeps a
+/// batch verifiable even for a store that a crash left with a marked row between unmarked ones.
+/// Returns the rows cut off, in order.
+pub fn split_at_chain_break(rows: &mut Vec<OutboxRow>) -> Vec<OutboxRow> {
+    let cut = rows
+        .windows(2)
+        .position(|w| w[1].prev_hash != w[0].hash)
+        .map_or(rows.len(), |i| i + 1);
+    rows.split_off(cut)
 }
 
 /// Builds a signed batch from consecutive outbox rows.
@@ -174,19 +186,20 @@ impl Forwarder {
                 && marks.len() < window
                 && link.ready()
             {
-                let rows = self
+                let mut rows = self
                     .store
                     .unsent_after(after_seq, self.cfg.batch_max_records)
                     .await?;
+                let broken = !split_at_chain_break(&mut rows).is_empty();
                 let Some(first) = rows.first() else { break };
-                if rows.len() < self.cfg.batch_max_records {
+                if rows.len() < self.cfg.batch_max_records && !broken {
                     let age = age_of(&first.enqueued_utc);
                     if age < max_age {
                         wake = wake.min(Instant::now() + (max_age - age));
                         break;
                     }
                 }
-                let (first_seq, last_seq) = (first.seq, rows.last().map_or(first.seq, |r| r.seq));
+                let last_seq = rows.last().map_or(first.seq, |r| r.seq);
                 let batch = build_batch(&self.key, &self.gateway, &chain_id, rows);
                 let body = match serde_json::to_vec(&batch) {
                     Ok(b) => b,
@@ -196,7 +209,6 @@ impl Forwarder {
                 };
                 inflight.push_back(InFlight {
                     batch_id: batch.batch_id.clone(),
-                    first: first_seq,
                     last: last_seq,
                     sent_at: Instant::now(),
                 });
@@ -293,18 +305,22 @@ impl Forwarder {
         match ack.status {
             AckStatus::Stored => {
                 // An ack for a batch sent before a restart still counts: the server stored it.
-                let range = match position {
-                    Some(i) => inflight.remove(i).map(|f| (f.first, f.last)),
-                    None => parse_batch_range(&ack.batch_id, &self.gateway, chain_id),
+                let last = match position {
+                    Some(i) => inflight.get(i).map(|f| f.last),
+                    None => parse_batch_range(&ack.batch_id, &self.gateway, chain_id)
+                        .map(|(_, last)| last),
                 };
-                let Some((first, last)) = range else {
+                let Some(last) = last else {
                     tracing::debug!(batch = %ack.batch_id, "ack for a batch of another chain; ignored");
                     return;
                 };
+                // The server holds the chain up to `last`: earlier batches whose acks are still
+                // missing are covered too.
+                inflight.retain(|f| f.last > last);
                 backoff.reset();
                 tracing::debug!(batch = %ack.batch_id, stored = ack.stored, duplicates = ack.duplicates, "batch acknowledged");
                 let store = self.store.clone();
-                marks.spawn(async move { store.mark_forwarded(first, last, ack.batch_id).await });
+                marks.spawn(async move { store.mark_forwarded_through(last, ack.batch_id).await });
             }
             AckStatus::Rejected => {
                 if position.is_none() && !ack.batch_id.is_empty() {
@@ -375,6 +391,32 @@ mod tests {
             None
         );
         assert_eq!(parse_batch_range("kutim-2:ab12:1-2", "kutim", "ab12"), None);
+    }
+
+    fn row(seq: u64, prev_hash: &str, hash: &str) -> OutboxRow {
+        OutboxRow {
+            seq,
+            record_id: format!("r{seq}"),
+            kind: "punch".into(),
+            prev_hash: prev_hash.into(),
+            hash: hash.into(),
+            body: "{}".into(),
+            enqueued_utc: "2026-11-23T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_batch_stops_where_the_unforwarded_rows_leave_the_chain() {
+        // 3 follows 2; 7 does not follow 3 (4-6 were marked by a later ack).
+        let mut rows = vec![row(2, "h1", "h2"), row(3, "h2", "h3"), row(7, "h6", "h7")];
+        let cut = split_at_chain_break(&mut rows);
+        assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(cut.iter().map(|r| r.seq).collect::<Vec<_>>(), [7]);
+
+        let mut whole = vec![row(1, "h0", "h1"), row(2, "h1", "h2")];
+        assert!(split_at_chain_break(&mut whole).is_empty());
+        assert_eq!(whole.len(), 2);
+        assert!(split_at_chain_break(&mut Vec::new()).is_empty());
     }
 
     #[test]

@@ -35,11 +35,54 @@ pub fn tune_allocator() -> bool {
     }
 }
 
+/// Bytes SQLite holds on the heap now, all connections together (page caches, statements,
+/// schema): bounded by the `cache_size` of each connection (`store/open.rs`).
+#[allow(unsafe_code)]
+pub fn sqlite_heap_bytes() -> i64 {
+    // SAFETY: sqlite3_memory_used reads SQLite's global allocation counter; it takes no
+    // arguments and is thread-safe in the serialized and multi-thread modes rusqlite uses.
+    unsafe { rusqlite::ffi::sqlite3_memory_used() }
+}
+
+/// This process's resident set, bytes (`VmRSS` in `/proc/self/status`), if readable.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_allocator_accepts_the_settings() {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         assert!(super::tune_allocator());
+    }
+
+    #[test]
+    fn sqlite_heap_use_counts_the_pages_an_in_memory_database_holds() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (x BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64)
+             INSERT INTO t SELECT zeroblob(32768) FROM n;",
+        )
+        .unwrap();
+        // 64 × 32 KiB live in this connection's pages for as long as it is open.
+        assert!(super::sqlite_heap_bytes() >= 2 << 20);
+        drop(conn);
+    }
+
+    #[test]
+    fn the_resident_set_is_read_from_proc() {
+        let rss = super::resident_bytes().unwrap();
+        assert!(rss > 1 << 20, "{rss}");
     }
 }

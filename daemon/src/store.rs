@@ -319,16 +319,16 @@ impl Store {
         self.read(move |c| outbox::unsent_since(c, &since)).await
     }
 
-    /// Records the server's acknowledgement of `first..=last` (durable when this returns).
-    pub async fn mark_forwarded(
+    /// Records the server's acknowledgement of a batch ending at `last`: every record up to it
+    /// is held upstream (durable when this returns; see `outbox::mark_forwarded_through`).
+    pub async fn mark_forwarded_through(
         &self,
-        first: u64,
         last: u64,
         batch_id: String,
     ) -> Result<usize, StoreError> {
         self.write(move |tx| {
             let now = jiff::Timestamp::now().to_string();
-            outbox::mark_forwarded(tx, first, last, &batch_id, &now)
+            outbox::mark_forwarded_through(tx, last, &batch_id, &now)
         })
         .await
     }

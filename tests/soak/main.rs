@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use hadir::demo::tablet::{selfie, SimTablet};
+use hadir::demo::tablet::{selfie, Checkin, SimTablet};
 use hadir::devices::pull::to_punch;
 use hadir::record::{punch_record_id, Source};
 use hadir_drivers::zk::records::{AttendanceRecord, User};
@@ -340,6 +340,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     let mut peak_kib = 0u64;
     let mut lives: Vec<Vec<(f64, u64)>> = vec![Vec::new()];
     let mut anon_lives: Vec<Vec<(f64, u64)>> = vec![Vec::new()];
+    let mut sqlite_lives: Vec<Vec<(f64, u64)>> = vec![Vec::new()];
     let mut last_memory_line = Instant::now();
     let mut life_start = Instant::now();
     let mut last_kill = Instant::now();
@@ -361,11 +362,16 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             if last_memory_line.elapsed() >= Duration::from_secs(60) {
                 last_memory_line = Instant::now();
                 let mib = |kib: u64| kib as f64 / 1024.0;
+                let sqlite_kib = sqlite_heap_kib(ports.admin).await;
+                if let (Some(kib), Some(life)) = (sqlite_kib, sqlite_lives.last_mut()) {
+                    life.push((age, kib));
+                }
                 println!(
-                    "soak: {:>5.0}s gateway RSS {:.1} MiB (anon {:.1}, file {:.1}, shared {:.1}), {:.0} s into this life",
+                    "soak: {:>5.0}s gateway RSS {:.1} MiB (anon {:.1} of which SQLite {}, file {:.1}, shared {:.1}), {:.0} s into this life",
                     started.elapsed().as_secs_f64(),
                     mib(m.rss),
                     mib(m.anon),
+                    sqlite_kib.map_or("?".into(), |k| format!("{:.1}", mib(k))),
                     mib(m.file),
                     mib(m.shmem),
                     age
@@ -401,6 +407,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             println!("soak: {:>5.0}s watermark lowered again ({refused_during_watermark} check-ins refused with a reason meanwhile)", started.elapsed().as_secs_f64());
             lives.push(Vec::new());
             anon_lives.push(Vec::new());
+            sqlite_lives.push(Vec::new());
             life_start = Instant::now();
             last_kill = Instant::now();
             continue;
@@ -415,6 +422,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             );
             lives.push(Vec::new());
             anon_lives.push(Vec::new());
+            sqlite_lives.push(Vec::new());
             life_start = Instant::now();
             last_kill = Instant::now();
         }
@@ -452,6 +460,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     let duplicated = rows - distinct;
     let growth = rss_growth_mib_per_hour(&lives, opts.rush_s as f64 + WARM_UP_S);
     let anon_growth = rss_growth_mib_per_hour(&anon_lives, opts.rush_s as f64 + WARM_UP_S);
+    let sqlite_growth = slope_mib_per_hour(&sqlite_lives, opts.rush_s as f64 + WARM_UP_S, 3);
     let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     println!();
     println!(
@@ -503,6 +512,9 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     if let Some(g) = anon_growth {
         println!("    of it anonymous (heap)            {g:+.1} MiB/hour");
     }
+    if let Some(g) = sqlite_growth {
+        println!("    of that SQLite's page caches      {g:+.1} MiB/hour (bounded by cache_size)");
+    }
     println!(
         "soak-result: {}",
         serde_json::json!({
@@ -520,6 +532,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             "peak_rss_kib": peak_kib,
             "rss_growth_mib_per_hour": growth,
             "anon_growth_mib_per_hour": anon_growth,
+            "sqlite_growth_mib_per_hour": sqlite_growth,
         })
     );
     for id in lost.iter().take(10) {
@@ -565,20 +578,21 @@ fn rush_interval(started: Instant, run_for: Duration, quiet_s: f64) -> Duration 
 }
 
 fn checkin(nip: &str, qr_secret: &[u8], qr_step: u32, seed: u64) -> serde_json::Value {
-    use base64::Engine as _;
-    let now = jiff::Timestamp::now();
     let k = (seed % 97) as f64;
-    serde_json::json!({
-        "v": 1,
-        "nip": nip,
-        "client_time": now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-        "mode": "regular",
-        "location": {"lat": OFFICE.0 + 0.00005 + k * 0.000001, "lon": OFFICE.1 + 0.00004 - k * 0.000001,
-                      "accuracy_m": 5.0 + (seed % 11) as f64, "provider": "gps", "mock": false},
-        "qr": hadir::verify::qr::code_at(qr_secret, qr_step, now),
-        "photo": base64::engine::general_purpose::STANDARD.encode(selfie(seed)),
-        "nonce": format!("soak{seed:012}"),
-    })
+    Checkin {
+        nip,
+        mode: "regular",
+        at: (
+            OFFICE.0 + 0.00005 + k * 0.000001,
+            OFFICE.1 + 0.00004 - k * 0.000001,
+        ),
+        accuracy_m: 5.0 + (seed % 11) as f64,
+        qr: &hadir::verify::qr::code_at(qr_secret, qr_step, jiff::Timestamp::now()),
+        photo: &selfie(seed),
+        nonce: format!("soak{seed:012}"),
+        utc_offset_h: 8,
+    }
+    .to_json()
 }
 
 async fn add_roster(admin: std::net::SocketAddr, readers: usize, per: usize) -> anyhow::Result<()> {
@@ -595,6 +609,26 @@ async fn add_roster(admin: std::net::SocketAddr, readers: usize, per: usize) -> 
         }
     }
     Ok(())
+}
+
+/// SQLite's heap in the gateway (`hadir_sqlite_memory_bytes` on `/metrics`), KiB.
+async fn sqlite_heap_kib(admin: std::net::SocketAddr) -> Option<u64> {
+    let text = reqwest::Client::new()
+        .get(format!("http://{admin}/metrics"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let bytes: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("hadir_sqlite_memory_bytes "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(bytes / 1024)
 }
 
 fn free_mb(dir: &Path) -> Option<u64> {
@@ -640,6 +674,17 @@ fn receiver_counts(db: &Path) -> anyhow::Result<(u64, u64, u64)> {
 /// queues, about 0.4 MiB a tablet, fill up to their caps first), over lives with at least three
 /// minutes after it, weighted by length, in MiB per hour.
 fn rss_growth_mib_per_hour(lives: &[Vec<(f64, u64)>], warm_up_s: f64) -> Option<f64> {
+    slope_mib_per_hour(lives, warm_up_s, 60)
+}
+
+/// Least-squares slope of KiB samples over time per life after `warm_up_s`, weighted by
+/// length, in MiB per hour; lives with fewer than `min_samples` samples or under three minutes
+/// after the warm-up are left out.
+fn slope_mib_per_hour(
+    lives: &[Vec<(f64, u64)>],
+    warm_up_s: f64,
+    min_samples: usize,
+) -> Option<f64> {
     let mut weighted = 0.0;
     let mut weight = 0.0;
     for life in lives {
@@ -652,7 +697,7 @@ fn rss_growth_mib_per_hour(lives: &[Vec<(f64, u64)>], warm_up_s: f64) -> Option<
             (Some(a), Some(b)) => b.0 - a.0,
             _ => 0.0,
         };
-        if span < 180.0 || pts.len() < 60 {
+        if span < 180.0 || pts.len() < min_samples {
             continue;
         }
         let n = pts.len() as f64;

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use base64::Engine as _;
 use hadir_drivers::zk::records::{AttendanceRecord, User};
 use hadir_drivers::zk::sim::SimHandle;
 use hadir_drivers::zk::time::ZkDateTime;
@@ -13,6 +12,8 @@ use crate::tablets::intake::Reply;
 
 /// The office zone: WITA (UTC+8), Kutai Timur.
 pub const OFFICE_TZ: &str = "Asia/Makassar";
+/// `OFFICE_TZ`'s offset from UTC, hours (WITA, no daylight saving).
+const OFFICE_UTC_OFFSET_H: i8 = 8;
 /// WITA's offset from UTC, seconds (readers keep local wall time).
 pub const WITA_OFFSET_S: i64 = 8 * 3600;
 /// The office: Bukit Pelangi, Sangatta.
@@ -411,29 +412,17 @@ fn checkin(
     nonce_seed: u64,
 ) -> serde_json::Value {
     let photo = super::tablet::selfie(photo_seed);
-    serde_json::json!({
-        "v": 1,
-        "nip": p.nip,
-        "client_time": now_local_rfc3339(),
-        "mode": mode,
-        "location": {
-            "lat": lat, "lon": lon, "accuracy_m": 6.0 + (nonce_seed % 9) as f64,
-            "provider": "gps", "mock": false
-        },
-        "qr": qr,
-        "photo": base64::engine::general_purpose::STANDARD.encode(photo),
-        "nonce": format!("demo-{}-{nonce_seed:06}", std::process::id()),
-    })
-}
-
-fn now_local_rfc3339() -> String {
-    match jiff::tz::TimeZone::get(OFFICE_TZ) {
-        Ok(tz) => jiff::Timestamp::now()
-            .to_zoned(tz)
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string(),
-        Err(_) => jiff::Timestamp::now().to_string(),
+    super::tablet::Checkin {
+        nip: p.nip,
+        mode,
+        at: (lat, lon),
+        accuracy_m: 6.0 + (nonce_seed % 9) as f64,
+        qr,
+        photo: &photo,
+        nonce: format!("demo-{}-{nonce_seed:06}", std::process::id()),
+        utc_offset_h: OFFICE_UTC_OFFSET_H,
     }
+    .to_json()
 }
 
 /// Today in the office zone.

@@ -131,6 +131,49 @@ impl SimTablet {
     }
 }
 
+/// A check-in as a tablet app sends it (`docs/tablet-protocol.md`, version 1), before the
+/// envelope: what the demo, the soak runner and the tests submit.
+#[derive(Clone, Debug)]
+pub struct Checkin<'a> {
+    /// The employee's NIP.
+    pub nip: &'a str,
+    /// `regular`, `wfh` or `dinas-luar`.
+    pub mode: &'a str,
+    /// Latitude and longitude, degrees.
+    pub at: (f64, f64),
+    /// The fix's reported accuracy, metres.
+    pub accuracy_m: f64,
+    /// The office QR code scanned at the door.
+    pub qr: &'a str,
+    /// The selfie (JPEG bytes).
+    pub photo: &'a [u8],
+    /// Unique per check-in.
+    pub nonce: String,
+    /// The tablet's UTC offset for `client_time`, hours (WITA: 8).
+    pub utc_offset_h: i8,
+}
+
+impl Checkin<'_> {
+    /// The payload as JSON, `client_time` now; an honest GPS fix (provider `gps`, not mocked).
+    pub fn to_json(&self) -> serde_json::Value {
+        use base64::Engine as _;
+        let zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(self.utc_offset_h));
+        serde_json::json!({
+            "v": 1,
+            "nip": self.nip,
+            "client_time": jiff::Timestamp::now().to_zoned(zone).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+            "mode": self.mode,
+            "location": {
+                "lat": self.at.0, "lon": self.at.1, "accuracy_m": self.accuracy_m,
+                "provider": "gps", "mock": false
+            },
+            "qr": self.qr,
+            "photo": base64::engine::general_purpose::STANDARD.encode(self.photo),
+            "nonce": self.nonce,
+        })
+    }
+}
+
 /// A small, unique JPEG "selfie" (a block pattern derived from `seed`). Different seeds give
 /// photos far apart in perceptual hash, so only a deliberate replay looks like one.
 pub fn selfie(seed: u64) -> Vec<u8> {

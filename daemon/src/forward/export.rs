@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use hadir_upstream::{Bundle, GatewayKey, VERSION};
 
-use super::build_batch;
+use super::{build_batch, split_at_chain_break};
 use crate::store::{Store, StoreOwner};
 
 /// `hadir identity`: prints the gateway id and public key.
@@ -83,9 +83,14 @@ pub async fn export(
         .context("reading unacknowledged records")?;
     let total = rows.len();
     let mut batches = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(batch_size.max(1)).collect();
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let tail = rest.split_off(batch_size.max(1).min(rest.len()));
+        let mut chunk = rest;
+        // A batch is one unbroken piece of the chain; what a break cuts off goes first next.
+        let mut cut = split_at_chain_break(&mut chunk);
+        cut.extend(tail);
+        rest = cut;
         batches.push(build_batch(key, gateway, &chain_id, chunk));
     }
     let bundle = Bundle {

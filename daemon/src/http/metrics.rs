@@ -24,6 +24,20 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     };
+    if let Some(rss) = crate::memory::resident_bytes() {
+        metric(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the gateway process.",
+            rss.to_string(),
+        );
+    }
+    metric(
+        "hadir_sqlite_memory_bytes",
+        "gauge",
+        "Heap memory SQLite holds (page caches of all connections, statements).",
+        crate::memory::sqlite_heap_bytes().to_string(),
+    );
     metric(
         "hadir_records",
         "gauge",

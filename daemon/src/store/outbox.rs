@@ -108,18 +108,24 @@ pub fn unsent_since(conn: &Connection, since: &str) -> Result<Vec<OutboxRow>, St
     Ok(out)
 }
 
-/// Marks `first..=last` forwarded under `batch_id`; returns how many rows changed.
-pub(crate) fn mark_forwarded(
+/// Marks every row up to `last` not yet forwarded as forwarded under `batch_id` (the ack that
+/// covered it); returns how many rows changed.
+///
+/// The server stores a batch only when it continues the chain it holds (docs/upstream-protocol.md,
+/// "What the server must do with a batch"), so a `stored` ack for a batch ending at `last`
+/// means it holds every record up to `last`. Marking the whole prefix, not just the batch, keeps
+/// the unforwarded rows one gap-free tail of the chain even when an earlier batch's ack was lost
+/// or marks committed out of order before a crash.
+pub(crate) fn mark_forwarded_through(
     tx: &Transaction<'_>,
-    first: u64,
     last: u64,
     batch_id: &str,
     now: &str,
 ) -> Result<usize, StoreError> {
     let n = tx.execute(
         "UPDATE outbox SET forwarded_utc = ?1, batch_id = ?2
-         WHERE seq BETWEEN ?3 AND ?4 AND forwarded_utc IS NULL",
-        params![now, batch_id, first as i64, last as i64],
+         WHERE seq <= ?3 AND forwarded_utc IS NULL",
+        params![now, batch_id, last as i64],
     )?;
     set_meta(tx, "last_forward_utc", now)?;
     Ok(n)

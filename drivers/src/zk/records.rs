@@ -185,18 +185,35 @@ impl RecordLayout {
         }
     }
 
-    /// The layout from dataset size and record count, as pyzk infers it.
+    /// The layout from dataset size and record count, as pyzk infers it. A reader that logged a
+    /// few punches between reporting its count and sending the log (firmware that keeps logging
+    /// while disabled) sends up to [`LATE_PUNCHES`] more records than counted; the one known
+    /// record size that explains the body with that many extra records is taken then.
     pub fn infer(body_len: usize, count: usize, ma300: bool) -> Result<Self, RecordError> {
         let unknown = RecordError::UnknownRecordSize {
             size: body_len,
             count,
         };
-        if count == 0 || body_len % count != 0 {
+        if count == 0 {
             return Err(unknown);
         }
-        Self::from_record_size(body_len / count, ma300).ok_or(unknown)
+        if body_len % count == 0 {
+            if let Some(layout) = Self::from_record_size(body_len / count, ma300) {
+                return Ok(layout);
+            }
+        }
+        let mut fits = [8usize, 16, 40, 49].into_iter().filter(|&stride| {
+            body_len % stride == 0 && (count..=count + LATE_PUNCHES).contains(&(body_len / stride))
+        });
+        match (fits.next(), fits.next()) {
+            (Some(stride), None) => Self::from_record_size(stride, ma300).ok_or(unknown),
+            _ => Err(unknown),
+        }
     }
 }
+
+/// Punches a reader may log between reporting its record count and sending its log.
+pub const LATE_PUNCHES: usize = 64;
 
 /// Wire layout of one user record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1169,6 +1186,24 @@ mod tests {
         assert!(RecordLayout::infer(81, 10, false).is_err());
         assert!(RecordLayout::infer(0, 0, false).is_err());
         assert_eq!(UserLayout::infer(144, 2), Ok(UserLayout::Zk8));
+    }
+
+    #[test]
+    fn punches_logged_after_the_count_was_read_still_give_the_layout() {
+        // 1,899 counted, 1,901 sent (the soak saw this from a reader that kept logging).
+        assert_eq!(
+            RecordLayout::infer(1901 * 40, 1899, false),
+            Ok(RecordLayout::Full40)
+        );
+        assert_eq!(
+            RecordLayout::infer(13 * 8, 10, false),
+            Ok(RecordLayout::Compact8)
+        );
+        // Too many extra records to be late punches, or two sizes that both fit: refused.
+        assert!(RecordLayout::infer((1899 + 65) * 40, 1899, false).is_err());
+        assert!(RecordLayout::infer(80, 4, false).is_err());
+        // Fewer records than counted is never explained this way.
+        assert!(RecordLayout::infer(1898 * 40, 1899, false).is_err());
     }
 
     #[test]
