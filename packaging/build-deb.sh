@@ -51,6 +51,12 @@ if [ "$target" != "$host" ]; then
   fi
 fi
 
+if [ "$arch" = arm64 ]; then
+  # The Pi package: whole-program LTO in one codegen unit (tract inference, see
+  # scripts/bench-face.sh, which is built the same way). Not for the amd64 package CI
+  # builds, where it would add minutes to every run.
+  export CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+fi
 mkdir -p target/debian
 # cargo-deb prints the path of the package it wrote as its last line.
 out=$(cargo deb -p hadir "${target_args[@]}" --output target/debian/ "$@" | tail -n 1)

@@ -48,8 +48,9 @@ struct Opts {
     /// Simulated tablets.
     #[arg(long, default_value_t = 200)]
     tablets: usize,
-    /// SIGKILL and restart the gateway this often, seconds.
-    #[arg(long, default_value_t = 180)]
+    /// SIGKILL and restart the gateway this often, seconds (long enough for the rush, a
+    /// minute of warm-up and a few minutes of growth measurement in every life).
+    #[arg(long, default_value_t = 480)]
     kill_every_s: u64,
     /// Stop the provincial broker for 5 s this often, seconds.
     #[arg(long, default_value_t = 120)]
@@ -57,11 +58,12 @@ struct Opts {
     /// Work here and keep the files (default: a temporary folder, removed on success).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// After every gateway start, tablets check in back to back for this long (the 07:30
-    /// rush at the door), seconds. It also brings every broker connection's fixed queues to
-    /// their full size, so RSS growth measured after it is growth, not warm-up.
-    #[arg(long, default_value_t = 90)]
-    rush_s: u64,
+    /// After every gateway start, each tablet checks in back to back this many times (the
+    /// 07:30 rush at the door; at most 5 minutes). 220 cycles every slot of the broker's fixed
+    /// 200-entry queues of each connection once, so RSS growth measured after it is growth,
+    /// not warm-up.
+    #[arg(long, default_value_t = 220)]
+    rush_checkins: u64,
 }
 
 /// What happened, counted by the soak's side of every conversation.
@@ -84,7 +86,7 @@ fn main() -> std::process::ExitCode {
         opts.kill_every_s = 25;
         opts.flap_every_s = 20;
         opts.tablets = opts.tablets.min(60);
-        opts.rush_s = 0;
+        opts.rush_checkins = 0;
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -224,16 +226,15 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
 
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
-    // Until when (ms since `started`) tablets check in back to back.
-    let rush_until = Arc::new(AtomicU64::new(0));
-    let rush = Duration::from_secs(opts.rush_s);
-    let start_rush = |rush_until: &AtomicU64| {
-        rush_until.store(
-            (started.elapsed() + rush).as_millis() as u64,
-            Ordering::Relaxed,
-        )
+    // Gateway lives so far (a tablet that sees a new one starts its rush), and how many
+    // tablets finished their rush in the current one.
+    let life_no = Arc::new(AtomicU64::new(1));
+    let rushed = Arc::new(AtomicU64::new(0));
+    let start_rush = || {
+        rushed.store(0, Ordering::Relaxed);
+        life_no.fetch_add(1, Ordering::Relaxed);
     };
-    start_rush(&rush_until);
+    let rush_checkins = opts.rush_checkins;
     let qr_secret =
         hex::decode(std::fs::read_to_string(config.storage.data_dir.join("qr-secret"))?.trim())
             .context("qr-secret")?;
@@ -279,7 +280,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     // the same nonce, as the app does, until it gets one.
     for (t, p) in provisioned.into_iter().enumerate() {
         let (tally, stop, secret) = (tally.clone(), stop.clone(), qr_secret.clone());
-        let rush_until = rush_until.clone();
+        let (life_no, rushed) = (life_no.clone(), rushed.clone());
         let addr = ports.tablets;
         let people = opts.readers * users_per_reader;
         tasks.push(tokio::spawn(async move {
@@ -293,10 +294,21 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
                 }
             };
             let mut n = 0u64;
+            let (mut seen_life, mut rush_left, mut rush_started) = (0, 0u64, Instant::now());
             while !stop.load(Ordering::Relaxed) {
-                let in_rush =
-                    (started.elapsed().as_millis() as u64) < rush_until.load(Ordering::Relaxed);
-                if !in_rush && !pause(rush_interval(started, run_for, 20.0), &stop).await {
+                let life = life_no.load(Ordering::Relaxed);
+                if life != seen_life {
+                    (seen_life, rush_left, rush_started) = (life, rush_checkins, Instant::now());
+                }
+                if rush_left > 0 && rush_started.elapsed() > MAX_RUSH {
+                    rush_left = 0; // a slow machine: this life's warm-up stays unfinished
+                }
+                if rush_left > 0 {
+                    rush_left -= 1;
+                    if rush_left == 0 && life_no.load(Ordering::Relaxed) == seen_life {
+                        rushed.fetch_add(1, Ordering::Relaxed);
+                    }
+                } else if !pause(rush_interval(started, run_for, 20.0), &stop).await {
                     break;
                 }
                 n += 1;
@@ -341,6 +353,9 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     let mut lives: Vec<Vec<(f64, u64)>> = vec![Vec::new()];
     let mut anon_lives: Vec<Vec<(f64, u64)>> = vec![Vec::new()];
     let mut sqlite_lives: Vec<Vec<(f64, u64)>> = vec![Vec::new()];
+    // Per life: the age from which its samples count towards growth (a minute after every
+    // tablet finished its rush; none if that never happened).
+    let mut warm_from: Vec<Option<f64>> = vec![None];
     let mut last_memory_line = Instant::now();
     let mut life_start = Instant::now();
     let mut last_kill = Instant::now();
@@ -350,6 +365,19 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     let mut refused_during_watermark = 0;
     while started.elapsed() < run_for {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Some(last) = warm_from.last_mut() {
+            if last.is_none()
+                && rush_checkins > 0
+                && rushed.load(Ordering::Relaxed) >= opts.tablets as u64
+            {
+                let age = life_start.elapsed().as_secs_f64();
+                *last = Some(age + WARM_UP_S);
+                println!(
+                    "soak: {:>5.0}s every tablet's rush done ({age:.0} s into this life)",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
         if let Some(m) = gateway.pid().and_then(peers::memory_kib) {
             peak_kib = peak_kib.max(m.peak);
             let age = life_start.elapsed().as_secs_f64();
@@ -403,11 +431,12 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             write_config(dir, &ports, &readers, &broker, 16)?;
             gateway.start()?;
             refused_during_watermark = tally.checkins_refused.load(Ordering::Relaxed) - before;
-            start_rush(&rush_until);
+            start_rush();
             println!("soak: {:>5.0}s watermark lowered again ({refused_during_watermark} check-ins refused with a reason meanwhile)", started.elapsed().as_secs_f64());
             lives.push(Vec::new());
             anon_lives.push(Vec::new());
             sqlite_lives.push(Vec::new());
+            warm_from.push(None);
             life_start = Instant::now();
             last_kill = Instant::now();
             continue;
@@ -415,7 +444,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
         if last_kill.elapsed() >= Duration::from_secs(opts.kill_every_s) {
             gateway.kill9();
             gateway.start()?;
-            start_rush(&rush_until);
+            start_rush();
             println!(
                 "soak: {:>5.0}s gateway killed with SIGKILL and restarted",
                 started.elapsed().as_secs_f64()
@@ -423,6 +452,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
             lives.push(Vec::new());
             anon_lives.push(Vec::new());
             sqlite_lives.push(Vec::new());
+            warm_from.push(None);
             life_start = Instant::now();
             last_kill = Instant::now();
         }
@@ -458,9 +488,9 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     let lost: Vec<&String> = expected.difference(&received).collect();
     let (rows, distinct, resent) = receiver_counts(&receiver.db)?;
     let duplicated = rows - distinct;
-    let growth = rss_growth_mib_per_hour(&lives, opts.rush_s as f64 + WARM_UP_S);
-    let anon_growth = rss_growth_mib_per_hour(&anon_lives, opts.rush_s as f64 + WARM_UP_S);
-    let sqlite_growth = slope_mib_per_hour(&sqlite_lives, opts.rush_s as f64 + WARM_UP_S, 3);
+    let growth = slope_mib_per_hour(&lives, &warm_from, 60);
+    let anon_growth = slope_mib_per_hour(&anon_lives, &warm_from, 60);
+    let sqlite_growth = slope_mib_per_hour(&sqlite_lives, &warm_from, 3);
     let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     println!();
     println!(
@@ -507,7 +537,7 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     );
     match growth {
         Some(g) => println!("  RSS growth                          {g:+.1} MiB/hour"),
-        None => println!("  RSS growth                          (lives too short to measure)"),
+        None => println!("  RSS growth                          (not measured: no life had 3 minutes after its rush; use a release build and --kill-every-s ≥ 480)"),
     }
     if let Some(g) = anon_growth {
         println!("    of it anonymous (heap)            {g:+.1} MiB/hour");
@@ -548,8 +578,11 @@ async fn soak(opts: &Opts, dir: &Path) -> anyhow::Result<bool> {
     Ok(lost.is_empty() && duplicated == 0 && flat)
 }
 
-/// Seconds after each start's rush before RSS samples count towards growth.
+/// Seconds after each life's rush before RSS samples count towards growth.
 const WARM_UP_S: f64 = 60.0;
+
+/// The longest a tablet's rush lasts.
+const MAX_RUSH: Duration = Duration::from_secs(300);
 
 /// The most RSS growth a long soak tolerates (a leak of a few bytes per record shows up here).
 const MAX_GROWTH_MIB_PER_HOUR: f64 = 8.0;
@@ -669,25 +702,21 @@ fn receiver_counts(db: &Path) -> anyhow::Result<(u64, u64, u64)> {
     Ok((n(rows), n(distinct), n(resent)))
 }
 
-/// Least-squares slope of RSS over time within each gateway life, after `warm_up_s` (the rush
-/// and a minute: SQLite caches, the broker's bounded per-topic logs and its fixed per-connection
-/// queues, about 0.4 MiB a tablet, fill up to their caps first), over lives with at least three
-/// minutes after it, weighted by length, in MiB per hour.
-fn rss_growth_mib_per_hour(lives: &[Vec<(f64, u64)>], warm_up_s: f64) -> Option<f64> {
-    slope_mib_per_hour(lives, warm_up_s, 60)
-}
-
-/// Least-squares slope of KiB samples over time per life after `warm_up_s`, weighted by
-/// length, in MiB per hour; lives with fewer than `min_samples` samples or under three minutes
-/// after the warm-up are left out.
+/// Least-squares slope of memory samples (age in the life, KiB) within each gateway life from
+/// its `warm_from` age on (a minute after every tablet's rush: the broker's fixed 200-entry
+/// queues of each connection, about 0.4 MiB a tablet, its bounded per-topic logs and the SQLite
+/// caches fill up to their caps first), weighted by length, in MiB per hour. Lives whose rush
+/// never finished, or with fewer than `min_samples` samples or under three minutes after the
+/// warm-up, are left out.
 fn slope_mib_per_hour(
     lives: &[Vec<(f64, u64)>],
-    warm_up_s: f64,
+    warm_from: &[Option<f64>],
     min_samples: usize,
 ) -> Option<f64> {
     let mut weighted = 0.0;
     let mut weight = 0.0;
-    for life in lives {
+    for (life, warm) in lives.iter().zip(warm_from) {
+        let Some(warm_up_s) = *warm else { continue };
         let pts: Vec<(f64, f64)> = life
             .iter()
             .filter(|(t, _)| *t >= warm_up_s)
