@@ -67,7 +67,7 @@ impl Default for Tablets {
             tls_cert_file: None,
             tls_key_file: None,
             max_connections: 500,
-            queue: 64,
+            queue: 256,
         }
     }
 }

@@ -35,14 +35,8 @@ fn nip(i: usize) -> String {
 }
 
 fn vm_hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
+    hadir::memory::ProcStatus::read(None)
+        .and_then(|s| s.kib("VmHWM"))
         .unwrap_or(0)
 }
 

@@ -1,8 +1,12 @@
-//! Benchmark: 200 simulated tablets check in over the embedded broker for 30 s (no face model);
-//! prints accepted check-ins/s, p50/p99 publish-to-reply latency, the daemon's peak RSS, and in
-//! the same run the broker's raw publish→receive rate (the ceiling).
+//! Benchmark: 200 simulated tablets check in over the embedded broker (no face model), in two
+//! phases of 30 s each: capacity (closed loop: each tablet sends its next check-in when it has
+//! its reply) and latency at a fixed offered load (open loop: 2,000 check-ins/s on a fixed
+//! schedule, latency counted from the scheduled send). Prints check-ins/s, p50/p99 latency, the
+//! daemon's peak RSS, where the pipeline's time went (from `/metrics`), and the broker's raw
+//! QoS-1 publish→PUBACK rate (the ceiling).
 //!
-//! `cargo bench -p hadir --bench tablet_checkins` (HADIR_BENCH_SECS, HADIR_BENCH_TABLETS).
+//! `cargo bench -p hadir --bench tablet_checkins` (HADIR_BENCH_SECS, HADIR_BENCH_TABLETS,
+//! HADIR_BENCH_RATE).
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -41,13 +45,8 @@ fn tiny_jpeg(seed: u64) -> Vec<u8> {
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
+    hadir::memory::ProcStatus::read(Some(pid))
+        .and_then(|s| s.kib(field))
         .unwrap_or(0)
 }
 
@@ -118,123 +117,57 @@ fn main() {
         }
     };
     refresh_qr();
-    let photos: Arc<Vec<String>> = Arc::new(
-        (0..(n_tablets as u64 * secs * 20).min(120_000))
-            .map(|i| b64(&tiny_jpeg(i + 1)))
-            .collect(),
-    );
-    eprintln!("prepared {} distinct photos", photos.len());
+    let rate: u64 = std::env::var("HADIR_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let accepted = Arc::new(AtomicU64::new(0));
-    let replies = Arc::new(AtomicU64::new(0));
-    let next_photo = Arc::new(AtomicU64::new(0));
-    let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
-    let start = Instant::now();
+    let next_photo = Arc::new(AtomicU64::new(1));
     let peak = Arc::new(AtomicU64::new(0));
-    rt.block_on(async {
-        let mut tasks = Vec::new();
-        for (i, p) in provs.iter().enumerate() {
-            let id = p["tablet"].as_str().unwrap().to_string();
-            let secret = envelope::parse_secret(p["secret_key"].as_str().unwrap()).unwrap();
-            let gateway = envelope::parse_public(p["gateway_key"].as_str().unwrap()).unwrap();
-            let key = TabletKey::derive(&secret, &gateway, &id);
-            let mut opts = MqttOptions::new(id.clone(), "127.0.0.1", port);
-            opts.set_credentials(id.clone(), p["password"].as_str().unwrap());
-            opts.set_max_packet_size(2 << 20, 2 << 20);
-            let (client, mut el) = AsyncClient::new(opts, 16);
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
-            let reply_topic = envelope::reply_topic(&id);
-            client.subscribe(reply_topic.clone(), QoS::AtMostOnce).await.unwrap();
-            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-            tokio::spawn(async move {
-                let mut ready = Some(ready_tx);
-                loop {
-                    match el.poll().await {
-                        Ok(Event::Incoming(Packet::SubAck(_))) => {
-                            if let Some(r) = ready.take() {
-                                let _ = r.send(());
-                            }
-                        }
-                        Ok(Event::Incoming(Packet::Publish(p))) => {
-                            if tx.send(p.payload.to_vec()).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                    }
-                }
-            });
-            let _ = ready_rx.await;
-            let (stop, accepted, replies, latencies, photos, next_photo, qr) =
-                (stop.clone(), accepted.clone(), replies.clone(), latencies.clone(), photos.clone(), next_photo.clone(), qr.clone());
-            tasks.push(tokio::spawn(async move {
-                let topic = envelope::checkin_topic(&id);
-                let nip = format!("1990{i:014}");
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let k = next_photo.fetch_add(1, Ordering::Relaxed) as usize % photos.len();
-                    let code = qr.lock().unwrap().clone();
-                    let msg = serde_json::json!({
-                        "v": 1, "tablet": id, "nip": nip,
-                        "client_time": jiff::Timestamp::now().to_string(), "mode": "regular",
-                        "location": {"lat": 0.54361 + (i as f64) * 1e-6, "lon": 117.62612, "accuracy_m": 7.5, "provider": "gps"},
-                        "qr": code, "photo": photos[k], "nonce": format!("b{i}n{n:08}"),
-                    });
-                    let sealed = key.seal(&topic, msg.to_string().as_bytes());
-                    let t = Instant::now();
-                    if client.publish(topic.clone(), QoS::AtLeastOnce, false, sealed).await.is_err() {
-                        break;
-                    }
-                    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-                        Ok(Some(bytes)) => {
-                            latencies.lock().unwrap().push(t.elapsed().as_micros() as u32);
-                            replies.fetch_add(1, Ordering::Relaxed);
-                            if let Ok(plain) = key.open(&reply_topic, &bytes) {
-                                let v: serde_json::Value = serde_json::from_slice(&plain).unwrap_or_default();
-                                if v["verdict"] == "accepted" {
-                                    accepted.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                        }
-                        _ => continue,
-                    }
-                }
-            }));
-        }
-        eprintln!("{n_tablets} tablets connected; running {secs} s");
-        let begin = Instant::now();
-        let (a0, r0) = (accepted.load(Ordering::Relaxed), replies.load(Ordering::Relaxed));
-        latencies.lock().unwrap().clear();
-        while begin.elapsed() < Duration::from_secs(secs) {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let r = refresh_qr.clone();
-            tokio::task::spawn_blocking(r).await.unwrap();
-            peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
-        }
-        let elapsed = begin.elapsed().as_secs_f64();
-        stop.store(true, Ordering::Relaxed);
-        let acc = accepted.load(Ordering::Relaxed) - a0;
-        let rep = replies.load(Ordering::Relaxed) - r0;
-        let mut lat = latencies.lock().unwrap().clone();
-        lat.sort_unstable();
-        let pct = |q: f64| lat.get(((lat.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0) as f64 / 1000.0;
-        println!("tablets: {n_tablets}, duration {elapsed:.1} s (closed loop: each tablet waits for its reply)");
-        println!("check-ins: {:.0} replies/s, {:.0} accepted/s", rep as f64 / elapsed, acc as f64 / elapsed);
-        println!("publish→reply latency: p50 {:.1} ms, p99 {:.1} ms", pct(0.5), pct(0.99));
-        println!("daemon RSS: peak {:.1} MiB (VmHWM {:.1} MiB)", peak.load(Ordering::Relaxed) as f64 / 1024.0, rss_kib(pid, "VmHWM:") as f64 / 1024.0);
-        for t in tasks {
-            t.abort();
-        }
-    });
-    let _ = start;
+    let tablets = rt.block_on(connect(&provs, port));
+    eprintln!("{n_tablets} tablets connected");
+
+    let phase = |load| {
+        rt.block_on(run_phase(
+            &tablets,
+            load,
+            secs,
+            &qr,
+            &refresh_qr,
+            &next_photo,
+            pid,
+            &peak,
+        ))
+    };
+    // Phase 1, capacity: every tablet sends its next check-in as soon as it has its reply.
+    let closed = phase(Load::Closed);
+    println!("tablets: {n_tablets}");
+    println!(
+        "capacity (closed loop: each tablet waits for its reply), {:.1} s: {:.0} replies/s, {:.0} accepted/s; publish→reply p50 {:.1} ms, p99 {:.1} ms",
+        closed.elapsed, closed.replies as f64 / closed.elapsed, closed.accepted as f64 / closed.elapsed, closed.pct(0.5), closed.pct(0.99)
+    );
+    // Let the gateway finish what phase 1 left in flight.
+    rt.block_on(tokio::time::sleep(Duration::from_secs(3)));
+    // Phase 2, latency at a given load: check-ins leave on a fixed schedule (each tablet every
+    // tablets/rate seconds, phases spread), whether or not earlier ones were answered, and
+    // latency counts from the scheduled send, so a stalled gateway cannot hide its queue.
+    let open = phase(Load::Open { per_second: rate });
+    println!(
+        "offered {rate}/s (open loop, fixed schedule), {:.1} s: sent {}, {:.0} replies/s, {:.0} accepted/s, unanswered {}; scheduled-send→reply p50 {:.1} ms, p99 {:.1} ms",
+        open.elapsed, open.sent, open.replies as f64 / open.elapsed, open.accepted as f64 / open.elapsed,
+        open.sent.saturating_sub(open.replies), open.pct(0.5), open.pct(0.99)
+    );
+    println!(
+        "daemon RSS: peak {:.1} MiB (VmHWM {:.1} MiB)",
+        peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        rss_kib(pid, "VmHWM") as f64 / 1024.0
+    );
+    print_pipeline_breakdown(gw.admin);
 
     // Ceiling: the broker's raw QoS-1 publish→receive rate with the same payload size.
     let size = {
@@ -243,7 +176,7 @@ fn main() {
         let secret = envelope::parse_secret(p["secret_key"].as_str().unwrap()).unwrap();
         let gateway = envelope::parse_public(p["gateway_key"].as_str().unwrap()).unwrap();
         let key = TabletKey::derive(&secret, &gateway, id);
-        let msg = serde_json::json!({"photo": photos[0], "pad": "x".repeat(300)});
+        let msg = serde_json::json!({"photo": b64(&tiny_jpeg(1)), "pad": "x".repeat(300)});
         key.seal("x", msg.to_string().as_bytes()).len()
     };
     let count = 20_000u64;
@@ -283,4 +216,286 @@ fn main() {
         println!("ceiling: broker QoS-1 publish→PUBACK {acked} messages of {size} bytes in {e:.2} s = {:.0} msg/s", acked as f64 / e);
     });
     drop(gw);
+}
+
+/// Where the gateway's time went, from its `/metrics`: mean milliseconds per check-in in each
+/// pipeline stage and the store writer's group size.
+fn print_pipeline_breakdown(admin: std::net::SocketAddr) {
+    let Ok(r) = http(admin, "GET", "/metrics", &[], b"") else {
+        return;
+    };
+    let text = r.body;
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let handled = value("hadir_checkins_handled_total").max(1.0);
+    let stages: Vec<String> = [
+        "queue", "parse", "history", "photo", "face", "verify", "store",
+    ]
+    .iter()
+    .map(|s| {
+        let secs = value(&format!(
+            "hadir_checkin_stage_seconds_total{{stage=\"{s}\"}}"
+        ));
+        format!("{s} {:.2}", secs * 1000.0 / handled)
+    })
+    .collect();
+    println!("pipeline, mean ms per check-in: {}", stages.join(", "));
+    let (commits, jobs, busy) = (
+        value("hadir_store_commits_total").max(1.0),
+        value("hadir_store_jobs_total"),
+        value("hadir_store_busy_seconds_total"),
+    );
+    println!(
+        "store writer: {commits:.0} commits, {:.1} writes per commit, {:.2} ms per commit, busy {busy:.1} s",
+        jobs / commits,
+        busy * 1000.0 / commits
+    );
+}
+
+/// A connected benchmark tablet.
+struct BenchTablet {
+    id: String,
+    nip: String,
+    lat: f64,
+    key: TabletKey,
+    client: AsyncClient,
+    replies: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+}
+
+async fn connect(provs: &[serde_json::Value], port: u16) -> Vec<Arc<BenchTablet>> {
+    let mut out = Vec::with_capacity(provs.len());
+    for (i, p) in provs.iter().enumerate() {
+        let id = p["tablet"].as_str().unwrap().to_string();
+        let secret = envelope::parse_secret(p["secret_key"].as_str().unwrap()).unwrap();
+        let gateway = envelope::parse_public(p["gateway_key"].as_str().unwrap()).unwrap();
+        let key = TabletKey::derive(&secret, &gateway, &id);
+        let mut opts = MqttOptions::new(id.clone(), "127.0.0.1", port);
+        opts.set_credentials(id.clone(), p["password"].as_str().unwrap());
+        opts.set_max_packet_size(2 << 20, 2 << 20);
+        let (client, mut el) = AsyncClient::new(opts, 64);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(256);
+        client
+            .subscribe(envelope::reply_topic(&id), QoS::AtMostOnce)
+            .await
+            .unwrap();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            loop {
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if tx.send(p.payload.to_vec()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        let _ = ready_rx.await;
+        out.push(Arc::new(BenchTablet {
+            id,
+            nip: format!("1990{i:014}"),
+            lat: 0.54361 + (i as f64) * 1e-6,
+            key,
+            client,
+            replies: tokio::sync::Mutex::new(rx),
+        }));
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+enum Load {
+    Closed,
+    Open { per_second: u64 },
+}
+
+#[derive(Default)]
+struct PhaseResult {
+    elapsed: f64,
+    sent: u64,
+    replies: u64,
+    accepted: u64,
+    latencies_us: Vec<u32>,
+}
+
+impl PhaseResult {
+    fn pct(&self, q: f64) -> f64 {
+        let lat = &self.latencies_us;
+        lat.get(((lat.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: AtomicU64,
+    replies: AtomicU64,
+    accepted: AtomicU64,
+    latencies_us: Mutex<Vec<u32>>,
+}
+
+impl BenchTablet {
+    fn checkin(&self, nonce: &str, qr: &str, photo_seed: u64) -> Vec<u8> {
+        let msg = serde_json::json!({
+            "v": 1, "tablet": self.id, "nip": self.nip,
+            "client_time": jiff::Timestamp::now().to_string(), "mode": "regular",
+            "location": {"lat": self.lat, "lon": 117.62612, "accuracy_m": 7.5, "provider": "gps"},
+            "qr": qr, "photo": b64(&tiny_jpeg(photo_seed)), "nonce": nonce,
+        });
+        self.key.seal(
+            &envelope::checkin_topic(&self.id),
+            msg.to_string().as_bytes(),
+        )
+    }
+
+    /// Opens a reply: (nonce, accepted).
+    fn read_reply(&self, bytes: &[u8]) -> Option<(String, bool)> {
+        let plain = self
+            .key
+            .open(&envelope::reply_topic(&self.id), bytes)
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&plain).ok()?;
+        Some((v["nonce"].as_str()?.to_string(), v["verdict"] == "accepted"))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_phase(
+    tablets: &[Arc<BenchTablet>],
+    load: Load,
+    secs: u64,
+    qr: &Arc<Mutex<String>>,
+    refresh_qr: &(impl Fn() + Clone + Send + 'static),
+    next_photo: &Arc<AtomicU64>,
+    pid: u32,
+    peak: &Arc<AtomicU64>,
+) -> PhaseResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let phase = match load {
+        Load::Closed => "c",
+        Load::Open { .. } => "o",
+    };
+    let n = tablets.len() as u64;
+    let mut tasks = Vec::new();
+    for (i, t) in tablets.iter().enumerate() {
+        let (t, stop, tally, qr, next_photo) = (
+            t.clone(),
+            stop.clone(),
+            tally.clone(),
+            qr.clone(),
+            next_photo.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let topic = envelope::checkin_topic(&t.id);
+            let mut replies = t.replies.lock().await;
+            while replies.try_recv().is_ok() {}
+            let mut pending = std::collections::HashMap::<String, tokio::time::Instant>::new();
+            let mut seq = 0u64;
+            let record = |bytes: &[u8], pending: &mut std::collections::HashMap<String, tokio::time::Instant>| {
+                if let Some((nonce, accepted)) = t.read_reply(bytes) {
+                    if let Some(sent) = pending.remove(&nonce) {
+                        tally.latencies_us.lock().unwrap().push(sent.elapsed().as_micros() as u32);
+                        tally.replies.fetch_add(1, Ordering::Relaxed);
+                        if accepted {
+                            tally.accepted.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            };
+            match load {
+                Load::Closed => {
+                    while !stop.load(Ordering::Relaxed) {
+                        seq += 1;
+                        let nonce = format!("{phase}{i}n{seq:08}");
+                        let code = qr.lock().unwrap().clone();
+                        let body = t.checkin(&nonce, &code, next_photo.fetch_add(1, Ordering::Relaxed));
+                        let at = tokio::time::Instant::now();
+                        pending.insert(nonce, at);
+                        tally.sent.fetch_add(1, Ordering::Relaxed);
+                        if t.client.publish(topic.clone(), QoS::AtLeastOnce, false, body).await.is_err() {
+                            break;
+                        }
+                        match tokio::time::timeout(Duration::from_secs(10), replies.recv()).await {
+                            Ok(Some(bytes)) => record(&bytes, &mut pending),
+                            Ok(None) => break,
+                            Err(_) => continue,
+                        }
+                    }
+                }
+                Load::Open { per_second } => {
+                    let period = Duration::from_secs_f64(n as f64 / per_second.max(1) as f64);
+                    let offset = period.mul_f64(i as f64 / n as f64);
+                    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                    let mut sending = true;
+                    loop {
+                        tokio::select! {
+                            scheduled = ticks.tick(), if sending => {
+                                if stop.load(Ordering::Relaxed) {
+                                    sending = false;
+                                    continue;
+                                }
+                                seq += 1;
+                                let nonce = format!("{phase}{i}n{seq:08}");
+                                let code = qr.lock().unwrap().clone();
+                                let body = t.checkin(&nonce, &code, next_photo.fetch_add(1, Ordering::Relaxed));
+                                pending.insert(nonce, scheduled);
+                                tally.sent.fetch_add(1, Ordering::Relaxed);
+                                if t.client.publish(topic.clone(), QoS::AtLeastOnce, false, body).await.is_err() {
+                                    break;
+                                }
+                            }
+                            reply = replies.recv() => match reply {
+                                Some(bytes) => record(&bytes, &mut pending),
+                                None => break,
+                            },
+                            // After the schedule ends, wait up to 10 s for the last replies.
+                            _ = tokio::time::sleep(Duration::from_secs(10)), if !sending => break,
+                        }
+                        if !sending && pending.is_empty() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let begin = Instant::now();
+    while begin.elapsed() < Duration::from_secs(secs) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::task::spawn_blocking(refresh_qr.clone())
+            .await
+            .unwrap();
+        peak.fetch_max(rss_kib(pid, "VmRSS"), Ordering::Relaxed);
+    }
+    let elapsed = begin.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    // Closed-loop tablets stop after their current check-in; open-loop ones after the answers to
+    // what they sent (or 10 s).
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(15), t).await;
+    }
+    let mut latencies_us = std::mem::take(&mut *tally.latencies_us.lock().unwrap());
+    latencies_us.sort_unstable();
+    PhaseResult {
+        elapsed,
+        sent: tally.sent.load(Ordering::Relaxed),
+        replies: tally.replies.load(Ordering::Relaxed),
+        accepted: tally.accepted.load(Ordering::Relaxed),
+        latencies_us,
+    }
 }

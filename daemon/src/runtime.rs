@@ -162,6 +162,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.storage.retention_days,
         shutdown_rx.clone(),
     ));
+    let trimmer = tokio::spawn(crate::memory::run_trimmer(shutdown_rx.clone()));
     let readers = crate::devices::spawn_pull_readers(&config, &store, &shutdown_rx)?;
     let push_tasks =
         crate::devices::spawn_push_service(config.clone(), &store, push_listener, &shutdown_rx)?;
@@ -207,6 +208,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tasks.extend(push_tasks);
     tasks.extend(forwarder);
     tasks.push(retention);
+    tasks.push(trimmer);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     for mut task in tasks {
         if tokio::time::timeout_at(deadline, &mut task).await.is_err() {

@@ -7,6 +7,7 @@
 //! bounded; a full queue makes callers wait (back-pressure), never drops work.
 
 mod checkins;
+mod checkpoint;
 mod devices;
 mod faces;
 mod leave;
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use checkins::{
     CheckinHistory, CheckinRecord, Employee, HistoryQuery, TabletRow, TravelOrderRow,
 };
+pub use checkpoint::passes as checkpoint_passes;
 pub use devices::DeviceStatus;
 pub use faces::{FaceEnrollment, FaceTemplate, NewFaceTemplate};
 pub use leave::{
@@ -50,6 +52,7 @@ pub use schema::CURRENT_VERSION;
 pub use views::{
     AuditEntry, DayPresence, EmployeeView, PunchView, ReviewRow, TabletActivity, TravelOrderView,
 };
+pub use writer::{totals as writer_totals, WriterTotals};
 use writer::{Completion, Job};
 
 /// Name of the database file inside the data directory.
@@ -122,6 +125,8 @@ pub struct Store {
 pub struct StoreOwner {
     store: Store,
     thread: std::thread::JoinHandle<()>,
+    checkpointer: std::thread::JoinHandle<()>,
+    stop_checkpointer: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StoreOwner {
@@ -134,8 +139,22 @@ impl StoreOwner {
         limits: DiskLimits,
     ) -> Result<(StoreOwner, OpenReport), StoreError> {
         let path = data_dir.join(DB_FILE);
-        let (conn, report) = open::open_checked(&path)?;
+        let (mut conn, report) = open::open_checked(&path)?;
         faces::restrict_permissions(&path)?;
+        let wal_pages = checkpoint::WalPages::default();
+        checkpoint::hand_over(&mut conn, &wal_pages)?;
+        let stop_checkpointer = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let checkpointer = std::thread::Builder::new()
+            .name("hadir-checkpoint".into())
+            .spawn({
+                let conn = open::connect(&path)?;
+                let stop = stop_checkpointer.clone();
+                move || checkpoint::run(conn, wal_pages, stop)
+            })
+            .map_err(|source| StoreError::Io {
+                what: "start the WAL checkpoint thread",
+                source,
+            })?;
         let readers = (0..READERS)
             .map(|_| open::connect(&path).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
@@ -161,7 +180,15 @@ impl StoreOwner {
             appended: Arc::new(tokio::sync::Notify::new()),
             pressure,
         };
-        Ok((StoreOwner { store, thread }, report))
+        Ok((
+            StoreOwner {
+                store,
+                thread,
+                checkpointer,
+                stop_checkpointer,
+            },
+            report,
+        ))
     }
 
     /// Opens the store for a command-line tool (`hadir tablet`, `export-batches`) that runs
@@ -189,7 +216,16 @@ impl StoreOwner {
     /// Waits until every handle is dropped and queued writes are committed, then checkpoints the
     /// WAL and closes the database.
     pub fn close(self) {
-        let StoreOwner { store, thread } = self;
+        let StoreOwner {
+            store,
+            thread,
+            checkpointer,
+            stop_checkpointer,
+        } = self;
+        stop_checkpointer.store(true, std::sync::atomic::Ordering::Relaxed);
+        if checkpointer.join().is_err() {
+            tracing::error!("WAL checkpoint thread panicked");
+        }
         drop(store);
         if thread.join().is_err() {
             tracing::error!("store writer thread panicked during shutdown");

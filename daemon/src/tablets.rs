@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod intake;
 pub mod payload;
 pub mod provision;
+pub mod timing;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,6 +22,9 @@ use intake::{Intake, TabletKeys};
 
 /// How often the tablet list is re-read (new registrations, revocations).
 const RELOAD_EVERY: Duration = Duration::from_secs(3);
+/// Most check-ins in the pipeline at once, whatever `tablets.queue` says: each holds its decoded
+/// photo (at most `verification.photo_max_kb`) until its reply is sent.
+const MAX_IN_PIPELINE: usize = 1024;
 
 /// A running tablet service.
 pub struct TabletService {
@@ -65,7 +69,7 @@ pub async fn start(
     });
     // Check-ins verified and stored at once: enough for the store's group commit to batch many
     // fsyncs into one, bounded by `tablets.queue`.
-    let concurrency = config.tablets.queue.clamp(1, 128);
+    let concurrency = config.tablets.queue.clamp(1, MAX_IN_PIPELINE);
     let intake_task = tokio::spawn(intake.run(link_rx, concurrency, shutdown.clone()));
     // Keep the auth cache and keys in step with `hadir tablet add/revoke` (another process).
     let mut shutdown = shutdown;

@@ -287,18 +287,12 @@ pub struct Memory {
 
 /// A process's resident memory now, or `None` once it is gone.
 pub fn memory_kib(pid: u32) -> Option<Memory> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-    };
+    let status = hadir::memory::ProcStatus::read(Some(pid))?;
     Some(Memory {
-        rss: field("VmRSS:")?,
-        peak: field("VmHWM:")?,
-        anon: field("RssAnon:").unwrap_or(0),
-        file: field("RssFile:").unwrap_or(0),
-        shmem: field("RssShmem:").unwrap_or(0),
+        rss: status.kib("VmRSS")?,
+        peak: status.kib("VmHWM")?,
+        anon: status.kib("RssAnon").unwrap_or(0),
+        file: status.kib("RssFile").unwrap_or(0),
+        shmem: status.kib("RssShmem").unwrap_or(0),
     })
 }

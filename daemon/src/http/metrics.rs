@@ -38,6 +38,37 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
         "Heap memory SQLite holds (page caches of all connections, statements).",
         crate::memory::sqlite_heap_bytes().to_string(),
     );
+    let w = crate::store::writer_totals();
+    metric(
+        "hadir_store_commits_total",
+        "counter",
+        "Transactions the store writer committed (each one fsync).",
+        w.commits.to_string(),
+    );
+    metric(
+        "hadir_store_jobs_total",
+        "counter",
+        "Writes run in those transactions (jobs ÷ commits = the group size).",
+        w.jobs.to_string(),
+    );
+    metric(
+        "hadir_store_busy_seconds_total",
+        "counter",
+        "Seconds the store writer spent writing and committing.",
+        format!("{:.6}", w.busy_seconds),
+    );
+    metric(
+        "hadir_store_checkpoints_total",
+        "counter",
+        "WAL checkpoint passes run beside the writer.",
+        crate::store::checkpoint_passes().to_string(),
+    );
+    metric(
+        "hadir_checkins_handled_total",
+        "counter",
+        "Check-ins that went through the verification pipeline.",
+        crate::tablets::timing::handled_total().to_string(),
+    );
     metric(
         "hadir_records",
         "gauge",
@@ -120,5 +151,17 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
         "Seconds since start.",
         st.started.elapsed().as_secs().to_string(),
     );
+    let _ = writeln!(
+        out,
+        "# HELP hadir_checkin_stage_seconds_total Seconds check-ins spent in each pipeline stage.\n# TYPE hadir_checkin_stage_seconds_total counter"
+    );
+    for stage in crate::tablets::timing::Stage::ALL {
+        let _ = writeln!(
+            out,
+            "hadir_checkin_stage_seconds_total{{stage=\"{}\"}} {:.6}",
+            stage.label(),
+            crate::tablets::timing::seconds(stage)
+        );
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

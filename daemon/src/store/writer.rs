@@ -2,6 +2,7 @@
 //! savepoint, so one failing job does not undo the others), commits, and only then answers them.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,31 @@ pub(crate) struct Job {
     pub intake: bool,
     /// The work.
     pub run: RunJob,
+}
+
+static COMMITS: AtomicU64 = AtomicU64::new(0);
+static JOBS: AtomicU64 = AtomicU64::new(0);
+static BUSY_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// What the writer has done since start: transactions, jobs in them, and seconds spent running
+/// and committing them (the rest of the time it waited for work).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterTotals {
+    /// Transactions committed (or failed).
+    pub commits: u64,
+    /// Jobs run in them.
+    pub jobs: u64,
+    /// Seconds spent running jobs and committing, fsync included.
+    pub busy_seconds: f64,
+}
+
+/// The writer's totals since start.
+pub fn totals() -> WriterTotals {
+    WriterTotals {
+        commits: COMMITS.load(Ordering::Relaxed),
+        jobs: JOBS.load(Ordering::Relaxed),
+        busy_seconds: BUSY_NANOS.load(Ordering::Relaxed) as f64 / 1e9,
+    }
 }
 
 /// Most jobs committed in one transaction.
@@ -69,7 +95,12 @@ pub(crate) fn run(
                 p.clone_from(&full);
             }
         }
+        let started = Instant::now();
+        JOBS.fetch_add(group.len() as u64, Ordering::Relaxed);
         commit_group(&mut conn, &mut group, full.as_deref());
+        COMMITS.fetch_add(1, Ordering::Relaxed);
+        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        BUSY_NANOS.fetch_add(busy, Ordering::Relaxed);
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(error = %e, "final WAL checkpoint failed (data is safe in the WAL)");

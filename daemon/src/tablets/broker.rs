@@ -117,23 +117,93 @@ fn settings(
 
 /// Whether some socket listens on TCP `port` (Linux `/proc/net/tcp{,6}`; true elsewhere).
 fn is_listening(port: u16) -> bool {
-    let needle = format!(":{port:04X} ");
-    let mut readable = false;
+    let readable = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .any(|t| std::path::Path::new(t).exists());
+    !readable || !listening_inodes(port).is_empty()
+}
+
+/// Socket inodes of the listeners on TCP `port` (Linux `/proc/net/tcp{,6}`).
+fn listening_inodes(port: u16) -> Vec<u64> {
+    let needle = format!(":{port:04X}");
+    let mut inodes = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
             continue;
         };
-        readable = true;
         for line in text.lines().skip(1) {
-            let mut fields = line.split_whitespace();
-            let local = fields.nth(1).unwrap_or("");
-            let state = fields.nth(1).unwrap_or("");
-            if state == "0A" && format!("{local} ").contains(&needle) {
-                return true;
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if *state == "0A" && local.ends_with(&needle) {
+                if let Ok(inode) = inode.parse() {
+                    inodes.push(inode);
+                }
             }
         }
     }
-    !readable
+    inodes
+}
+
+/// Turns on `TCP_NODELAY` for this process's listener on `port`; connections it accepts
+/// inherit it (Linux copies the option from the listening socket).
+///
+/// rumqttd never sets it, so a reply published a few milliseconds after the PUBACK of the
+/// check-in it answers waited in the kernel (Nagle) until the tablet's delayed ACK, about 40 ms,
+/// on every check-in. rumqttd binds the listener itself and does not expose it, so it is found
+/// in the process's own descriptor table by the inode `/proc/net/tcp` lists for the port.
+/// Returns how many listening sockets were changed.
+#[allow(unsafe_code)]
+fn disable_nagle_on_listener(port: u16) -> usize {
+    let inodes = listening_inodes(port);
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return 0;
+    };
+    let mut changed = 0;
+    for entry in fds.flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|t| t.strip_suffix(']'))
+            .and_then(|t| t.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|f| f.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !inodes.contains(&inode) {
+            continue;
+        }
+        let one: libc::c_int = 1;
+        // SAFETY: `fd` is an open socket of this process (just read from /proc/self/fd); setting
+        // an integer TCP option reads `one` for its declared size and touches no other memory. If
+        // the descriptor was closed and reused meanwhile, the call fails or sets the option on
+        // another TCP socket of ours, which is harmless.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                std::ptr::addr_of!(one).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            changed += 1;
+        }
+    }
+    changed
 }
 
 /// Makes sure an address can be bound (rumqttd binds on its own threads and only logs failures).
@@ -239,6 +309,40 @@ pub fn start(cfg: &Tablets, max_packet: usize, auth: &AuthCache) -> Result<Start
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+        if disable_nagle_on_listener(addr.port()) == 0 {
+            tracing::warn!(%addr, "could not set TCP_NODELAY on the tablet listener; replies may wait up to 40 ms for the tablet's ACK");
+        }
     }
     Ok((link_tx, link_rx, listeners))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_accepted_after_nagle_is_disabled_on_the_listener_send_without_delay() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let before = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (accepted_before, _) = listener.accept().unwrap();
+        assert!(!accepted_before.nodelay().unwrap());
+        assert!(is_listening(port));
+
+        assert_eq!(disable_nagle_on_listener(port), 1);
+        let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+        drop(before);
+    }
+
+    #[test]
+    fn a_port_nobody_listens_on_has_no_listener_to_change() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        assert!(!is_listening(port));
+        assert_eq!(disable_nagle_on_listener(port), 0);
+    }
 }

@@ -17,6 +17,7 @@ use x25519_dalek::StaticSecret;
 
 use super::envelope::{self, TabletKey};
 use super::payload;
+use super::timing::{self, Stage};
 use crate::store::{CheckinRecord, HistoryQuery, Store, StoreError, TabletRow};
 use crate::verify::{
     self, photo, CheckIn, Context, Location, Mode, PhotoSeen, PreviousFix, TravelOrder,
@@ -157,12 +158,14 @@ impl Intake {
             };
             let topic = String::from_utf8_lossy(&forward.publish.topic).to_string();
             let payload = forward.publish.payload;
+            let arrived = std::time::Instant::now();
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
             let me = self.clone();
             running.spawn(async move {
                 let _permit = permit;
+                timing::lap(Stage::Queue, arrived);
                 if let Some((tablet, reply)) = me.handle(&topic, &payload).await {
                     me.publish_reply(&tablet, reply);
                 }
@@ -185,6 +188,7 @@ impl Intake {
 
     /// Handles one message; returns the tablet and the reply bytes to publish.
     pub async fn handle(&self, topic: &str, payload: &[u8]) -> Option<(String, Vec<u8>)> {
+        let started = std::time::Instant::now();
         let parts: Vec<&str> = topic.split('/').collect();
         let tablet = match parts.as_slice() {
             ["hadir", "tablet", id, "checkin"] if !id.is_empty() => id.to_string(),
@@ -243,13 +247,21 @@ impl Intake {
             );
             return sealed(&r).map(|b| (tablet, b));
         }
-        match self.process(&tablet, checkin).await {
+        let parsed = timing::lap(Stage::Parse, started);
+        let outcome = self.process(&tablet, checkin, parsed).await;
+        timing::handled();
+        match outcome {
             Ok(reply) => sealed(&reply).map(|b| (tablet, b)),
             Err(r) => sealed(&r).map(|b| (tablet, b)),
         }
     }
 
-    async fn process(&self, tablet: &str, c: payload::Checkin) -> Result<Reply, Reply> {
+    async fn process(
+        &self,
+        tablet: &str,
+        c: payload::Checkin,
+        started: std::time::Instant,
+    ) -> Result<Reply, Reply> {
         let nonce = c.fields.nonce.clone();
         let store_err = |e: StoreError| {
             let (code, id, en) = match &e {
@@ -291,6 +303,7 @@ impl Intake {
             })
             .await
             .map_err(store_err)?;
+        let mut lap = timing::lap(Stage::History, started);
         // A retry of a check-in already stored: answer with the stored reply.
         if let Some(earlier) = &history.earlier_reply {
             if let Ok(mut r) = serde_json::from_str::<Reply>(earlier) {
@@ -341,6 +354,7 @@ impl Intake {
                 _ => PhotoSeen::None,
             }
         };
+        lap = timing::lap(Stage::Photo, lap);
         let travel_orders: Vec<TravelOrder> = history
             .travel_orders
             .iter()
@@ -355,6 +369,7 @@ impl Intake {
         // The face check runs on its own bounded pool; a busy pool answers at once (review).
         let face =
             crate::face::outcome(self.face.as_ref(), &self.store, &c.fields.nip, &c.photo).await;
+        lap = timing::lap(Stage::Face, lap);
         let check = CheckIn {
             tablet: tablet.to_string(),
             nip: c.fields.nip.clone(),
@@ -507,7 +522,9 @@ impl Intake {
             photo: keep_photo.then(|| (c.photo.clone(), keep_until)),
             body,
         };
+        lap = timing::lap(Stage::Verify, lap);
         self.store.store_checkin(record).await.map_err(store_err)?;
+        timing::lap(Stage::Store, lap);
         if let Ok(mut d) = self.dhashes.lock() {
             d.push_back(info.dhash);
             while d.len() > DHASH_WINDOW {
