@@ -25,6 +25,11 @@ struct Office {
 
 impl Office {
     fn start(tag: &str) -> Office {
+        Office::start_with(tag, "")
+    }
+
+    /// Starts with more `[tablets]` settings.
+    fn start_with(tag: &str, tablets: &str) -> Office {
         let dir = TempDir::new(tag);
         let port = free_port();
         let config = dir.path().join("hadir.toml");
@@ -32,7 +37,7 @@ impl Office {
             &config,
             test_config(
                 dir.path(),
-                &format!("[tablets]\nlisten = \"127.0.0.1:{port}\"\n"),
+                &format!("[tablets]\nlisten = \"127.0.0.1:{port}\"\n{tablets}"),
             ),
         )
         .unwrap();
@@ -157,6 +162,40 @@ fn an_honest_check_in_is_accepted_stored_and_survives_kill_9() {
         .query_row("SELECT COUNT(*) FROM checkin_photos", [], |r| r.get(0))
         .unwrap();
     assert_eq!(photos, 0, "accepted selfies are not kept");
+}
+
+#[test]
+fn a_burst_larger_than_the_brokers_link_buffer_is_answered_in_full() {
+    // One check-in verified at a time, so a burst piles up in the broker: once more than ~200
+    // wait, rumqttd stops feeding the gateway's link until the gateway asks again. Before the
+    // gateway did, such a burst was answered at a few check-ins a second.
+    let office = Office::start_with("tab-burst", "queue = 1\n");
+    let tablet = office.tablet("t1");
+    let topic = hadir::tablets::envelope::checkin_topic(&tablet.id);
+    const BURST: u64 = 300;
+    for seed in 1..=BURST {
+        let msg = checkin(&office, &tablet, seed);
+        let sealed = tablet.key.seal(&topic, msg.to_string().as_bytes());
+        tablet
+            .client
+            .publish(&topic, rumqttc::QoS::AtLeastOnce, false, sealed)
+            .unwrap();
+    }
+    let mut receipts = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while (receipts.len() as u64) < BURST && std::time::Instant::now() < deadline {
+        if let Some(reply) = tablet.next_reply(Duration::from_secs(1)) {
+            if let Some(r) = reply["receipt"].as_str() {
+                receipts.insert(r.to_string());
+            }
+        }
+    }
+    assert_eq!(
+        receipts.len() as u64,
+        BURST,
+        "every check-in of the burst gets its receipt"
+    );
+    assert_eq!(office.count("checkins"), BURST as i64);
 }
 
 #[test]

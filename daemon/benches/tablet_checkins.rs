@@ -152,7 +152,7 @@ fn main() {
         closed.elapsed, closed.replies as f64 / closed.elapsed, closed.accepted as f64 / closed.elapsed, closed.pct(0.5), closed.pct(0.99)
     );
     // Let the gateway finish what phase 1 left in flight.
-    rt.block_on(tokio::time::sleep(Duration::from_secs(3)));
+    std::thread::sleep(Duration::from_secs(3));
     // Phase 2, latency at a given load: check-ins leave on a fixed schedule (each tablet every
     // tablets/rate seconds, phases spread), whether or not earlier ones were answered, and
     // latency counts from the scheduled send, so a stalled gateway cannot hide its queue.

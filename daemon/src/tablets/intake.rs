@@ -153,8 +153,19 @@ impl Intake {
                     break;
                 }
             };
-            let Notification::Forward(forward) = notification else {
-                continue;
+            let forward = match notification {
+                Notification::Forward(forward) => forward,
+                // The router stopped feeding this link because its buffer was full (a backlog
+                // of more than ~200 check-ins). It feeds it again only when asked: without this,
+                // a burst left the gateway answering a few check-ins a second.
+                Notification::Unschedule => {
+                    if let Err(e) = link_rx.wake().await {
+                        tracing::error!(error = %e, "lost the link to the tablet broker; check-ins stop");
+                        break;
+                    }
+                    continue;
+                }
+                _ => continue,
             };
             let topic = String::from_utf8_lossy(&forward.publish.topic).to_string();
             let payload = forward.publish.payload;
