@@ -73,3 +73,60 @@ pub(crate) fn run(conn: Connection, pages: WalPages, stop: Arc<AtomicBool>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkpoint_thread_copies_the_writers_wal_into_the_database_file() {
+        let dir = std::env::temp_dir().join(format!(
+            "hadir-checkpoint-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let mut writer = super::super::open::connect(&path).unwrap();
+        let pages = WalPages::default();
+        hand_over(&mut writer, &pages).unwrap();
+        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        // 2,000 pages of 4 KiB in 20 commits: twice the pass threshold, all of it in the WAL,
+        // since the writer no longer checkpoints.
+        for _ in 0..20 {
+            writer
+                .execute_batch(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+                     INSERT INTO t SELECT zeroblob(4000) FROM n",
+                )
+                .unwrap();
+        }
+        let db_bytes = || std::fs::metadata(&path).unwrap().len();
+        assert!(db_bytes() < 1 << 20, "the writer checkpointed by itself");
+        assert!(pages.0.load(Ordering::Relaxed) >= PASS_PAGES);
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let conn = super::super::open::connect(&path).unwrap();
+            let (pages, stop) = (pages.clone(), stop.clone());
+            move || run(conn, pages, stop)
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while db_bytes() < 7 << 20 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
+        assert!(
+            db_bytes() >= 7 << 20,
+            "database file is {} bytes",
+            db_bytes()
+        );
+        let rows: i64 = writer
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2000);
+        drop(writer);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -115,11 +115,12 @@ fn settings(
     }
 }
 
+/// The kernel's tables of TCP sockets (Linux).
+const TCP_TABLES: [&str; 2] = ["/proc/net/tcp", "/proc/net/tcp6"];
+
 /// Whether some socket listens on TCP `port` (Linux `/proc/net/tcp{,6}`; true elsewhere).
 fn is_listening(port: u16) -> bool {
-    let readable = ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .any(|t| std::path::Path::new(t).exists());
+    let readable = TCP_TABLES.iter().any(|t| std::path::Path::new(t).exists());
     !readable || !listening_inodes(port).is_empty()
 }
 
@@ -127,7 +128,7 @@ fn is_listening(port: u16) -> bool {
 fn listening_inodes(port: u16) -> Vec<u64> {
     let needle = format!(":{port:04X}");
     let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for table in TCP_TABLES {
         let Ok(text) = std::fs::read_to_string(table) else {
             continue;
         };

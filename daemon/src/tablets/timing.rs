@@ -50,7 +50,7 @@ impl Stage {
     }
 }
 
-static NANOS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
+static NANOS: [AtomicU64; Stage::ALL.len()] = [const { AtomicU64::new(0) }; Stage::ALL.len()];
 static HANDLED: AtomicU64 = AtomicU64::new(0);
 
 /// Adds the time since `since` to `stage` and returns now, for the next stage.
