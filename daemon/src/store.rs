@@ -29,7 +29,8 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use checkins::{
-    CheckinHistory, CheckinRecord, Employee, HistoryQuery, TabletRow, TravelOrderRow,
+    CheckinHistory, CheckinOutcome, CheckinRecord, Employee, HistoryQuery, TabletRow,
+    TravelOrderRow,
 };
 pub use checkpoint::passes as checkpoint_passes;
 pub use devices::DeviceStatus;
@@ -465,9 +466,60 @@ impl Store {
             .await
     }
 
-    /// The history the check-in rules need, or the stored reply when the check-in is a retry.
-    pub async fn checkin_history(&self, q: HistoryQuery) -> Result<CheckinHistory, StoreError> {
-        self.read(move |c| checkins::history(c, &q)).await
+    /// Reads an employee's history, runs `decide` on it and stores the record it returns, all in
+    /// one job of the writer: the rules see every check-in stored before this one, including
+    /// those committed in the same transaction (two check-ins arriving together cannot both be
+    /// the first of the day or both pass with the same photo), and the history is read through
+    /// the writer's page cache, which stays warm, instead of a reader's, which every commit
+    /// empties. A retry of a stored check-in is answered with its stored reply and `decide` is not
+    /// called. Resolves after the commit.
+    pub async fn decide_and_store_checkin<T, F>(
+        &self,
+        q: HistoryQuery,
+        decide: F,
+    ) -> Result<CheckinOutcome<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(CheckinHistory) -> Result<(CheckinRecord, T), StoreError> + Send + 'static,
+    {
+        let result = self
+            .write_intake(move |tx| {
+                let history = checkins::history(tx, &q)?;
+                if let Some(reply) = history.earlier_reply {
+                    return Ok(CheckinOutcome::Earlier(reply));
+                }
+                let decided =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || decide(history)));
+                let (record, out) = decided.map_err(|_| {
+                    StoreError::Invalid("the check-in rules failed on this check-in".into())
+                })??;
+                if checkins::insert_checkin(tx, &record)? {
+                    return Ok(CheckinOutcome::Stored(out));
+                }
+                match checkins::earlier_reply(tx, &record.tablet, &record.nonce)? {
+                    Some(reply) => Ok(CheckinOutcome::Earlier(reply)),
+                    None => Err(StoreError::Invalid(format!(
+                        "record {} is stored but its check-in is not",
+                        record.record_id
+                    ))),
+                }
+            })
+            .await;
+        if matches!(result, Ok(CheckinOutcome::Stored(_))) {
+            self.appended.notify_one();
+        }
+        result
+    }
+
+    /// The reply stored for a tablet's check-in (by its nonce), if that check-in was stored.
+    pub async fn checkin_reply(
+        &self,
+        tablet: &str,
+        nonce: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let (tablet, nonce) = (tablet.to_string(), nonce.to_string());
+        self.read(move |c| checkins::earlier_reply(c, &tablet, &nonce))
+            .await
     }
 
     /// Stores a verified check-in; false when it was already stored. Resolves after the commit.

@@ -6,9 +6,9 @@ pub mod envelope;
 pub mod intake;
 pub mod payload;
 pub mod provision;
+pub mod recent_photos;
 pub mod timing;
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,7 +55,13 @@ pub async fn start(
     let (link_tx, link_rx, listeners) =
         tokio::task::spawn_blocking(move || broker::start(&cfg, max_packet, &auth_for_broker))
             .await??;
-    let dhashes = store.recent_dhashes(50_000).await?;
+    let mut recent_photos = recent_photos::RecentPhotos::new(
+        intake::DHASH_WINDOW,
+        config.verification.photo_near_duplicate_bits,
+    );
+    for dhash in store.recent_dhashes(intake::DHASH_WINDOW).await? {
+        recent_photos.insert(dhash);
+    }
     let tz = jiff::tz::TimeZone::get(&config.office.timezone)?;
     let intake = Arc::new(Intake {
         store: store.clone(),
@@ -63,7 +69,7 @@ pub async fn start(
         tz,
         keys: keys.clone(),
         qr_secret,
-        dhashes: Mutex::new(VecDeque::from(dhashes)),
+        recent_photos: Arc::new(Mutex::new(recent_photos)),
         link_tx: Mutex::new(link_tx),
         face,
     });

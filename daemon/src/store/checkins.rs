@@ -150,6 +150,17 @@ pub struct CheckinHistory {
     pub photo_seen: bool,
     /// A counted check-in by them in the same mode within the repeat window.
     pub recent_counted: bool,
+    /// How long reading all this took.
+    pub read_in: std::time::Duration,
+}
+
+/// What storing a check-in came to.
+#[derive(Debug)]
+pub enum CheckinOutcome<T> {
+    /// It was stored before (a retry with the same nonce): the reply then sent, JSON.
+    Earlier(String),
+    /// Stored now; what the decision returned besides the record.
+    Stored(T),
 }
 
 /// What to look up for one check-in.
@@ -175,6 +186,7 @@ pub struct HistoryQuery {
 
 /// Gathers the history for one check-in.
 pub(crate) fn history(conn: &Connection, q: &HistoryQuery) -> Result<CheckinHistory, StoreError> {
+    let started = std::time::Instant::now();
     let (nip, mode, day, coords, photo_sha256, repeat_since_utc) = (
         q.nip.as_str(),
         q.mode.as_str(),
@@ -251,6 +263,7 @@ pub(crate) fn history(conn: &Connection, q: &HistoryQuery) -> Result<CheckinHist
         coords_seen_other_day,
         photo_seen,
         recent_counted,
+        read_in: started.elapsed(),
     })
 }
 

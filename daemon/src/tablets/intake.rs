@@ -3,28 +3,32 @@
 //! so a reply with a receipt means the record survives a crash. A tablet that gets no reply
 //! re-sends the same envelope (same nonce); the gateway then answers with the stored reply.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use hadir_config::Config;
 use jiff::tz::TimeZone;
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::Notification;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::{watch, Semaphore};
 use x25519_dalek::StaticSecret;
 
 use super::envelope::{self, TabletKey};
 use super::payload;
+use super::recent_photos::RecentPhotos;
 use super::timing::{self, Stage};
-use crate::store::{CheckinRecord, HistoryQuery, Store, StoreError, TabletRow};
+use crate::store::{
+    CheckinHistory, CheckinOutcome, CheckinRecord, HistoryQuery, Store, StoreError, TabletRow,
+};
 use crate::verify::{
     self, photo, CheckIn, Context, Location, Mode, PhotoSeen, PreviousFix, TravelOrder,
 };
 
 /// Photo hashes remembered for near-duplicate detection.
-const DHASH_WINDOW: usize = 50_000;
+pub(crate) const DHASH_WINDOW: usize = 50_000;
 /// Photos up to this size are inspected on the async worker; larger ones on the blocking pool.
 const INLINE_PHOTO_BYTES: usize = 16 << 10;
 /// Radius around a registered home that counts as "at home", metres.
@@ -121,7 +125,8 @@ pub struct Intake {
     pub(crate) tz: TimeZone,
     pub(crate) keys: TabletKeys,
     pub(crate) qr_secret: Arc<Vec<u8>>,
-    pub(crate) dhashes: Mutex<VecDeque<u64>>,
+    /// Perceptual hashes of recent selfies (near-duplicate search), updated by the writer.
+    pub(crate) recent_photos: Arc<Mutex<RecentPhotos>>,
     pub(crate) link_tx: Mutex<LinkTx>,
     /// The face-check pool (`None` = not configured: "not performed").
     pub(crate) face: Option<crate::face::FacePool>,
@@ -298,30 +303,6 @@ impl Intake {
             _ => Mode::Regular,
         };
         let policy = &self.config.verification;
-        let repeat_since =
-            received - jiff::SignedDuration::from_mins(i64::from(policy.repeat_window_min));
-        let history = self
-            .store
-            .checkin_history(HistoryQuery {
-                tablet: tablet.to_string(),
-                nonce: nonce.clone(),
-                nip: c.fields.nip.clone(),
-                mode: mode.as_str().to_string(),
-                day: received_local.date().to_string(),
-                coords: c.fields.location.as_ref().map(|l| (l.lat, l.lon)),
-                photo_sha256: hex::encode(Sha256::digest(&c.photo)),
-                repeat_since_utc: repeat_since.to_string(),
-            })
-            .await
-            .map_err(store_err)?;
-        let mut lap = timing::lap(Stage::History, started);
-        // A retry of a check-in already stored: answer with the stored reply.
-        if let Some(earlier) = &history.earlier_reply {
-            if let Ok(mut r) = serde_json::from_str::<Reply>(earlier) {
-                r.server_time = jiff::Timestamp::now().to_string();
-                return Ok(r);
-            }
-        }
         let max_bytes = policy.photo_max_kb as usize * 1024;
         // Small photos decode in microseconds (the hash needs only a reduced-scale decode); only
         // larger ones go to the blocking pool.
@@ -350,22 +331,144 @@ impl Intake {
                 ))
             }
         };
-        let photo_seen = if history.photo_seen {
-            PhotoSeen::ExactDuplicate
-        } else {
-            let nearest = self
-                .dhashes
-                .lock()
-                .ok()
-                .and_then(|d| d.iter().map(|h| photo::distance(*h, info.dhash)).min());
-            match nearest {
-                Some(d) if d <= policy.photo_near_duplicate_bits => {
-                    PhotoSeen::NearDuplicate { distance: d }
-                }
-                _ => PhotoSeen::None,
-            }
+        let mut lap = timing::lap(Stage::Photo, started);
+        // The face check runs on its own bounded pool; a busy pool answers at once (review).
+        let face =
+            crate::face::outcome(self.face.as_ref(), &self.store, &c.fields.nip, &c.photo).await;
+        lap = timing::lap(Stage::Face, lap);
+        let repeat_since =
+            received - jiff::SignedDuration::from_mins(i64::from(policy.repeat_window_min));
+        let query = HistoryQuery {
+            tablet: tablet.to_string(),
+            nonce: nonce.clone(),
+            nip: c.fields.nip.clone(),
+            mode: mode.as_str().to_string(),
+            day: received_local.date().to_string(),
+            coords: c.fields.location.as_ref().map(|l| (l.lat, l.lon)),
+            photo_sha256: info.sha256.clone(),
+            repeat_since_utc: repeat_since.to_string(),
         };
-        lap = timing::lap(Stage::Photo, lap);
+        let indexed = Arc::new(AtomicBool::new(false));
+        let decision = Decision {
+            config: self.config.clone(),
+            tz: self.tz.clone(),
+            qr_secret: self.qr_secret.clone(),
+            office: self.store.office().to_string(),
+            recent_photos: self.recent_photos.clone(),
+            indexed: indexed.clone(),
+            tablet: tablet.to_string(),
+            checkin: c,
+            mode,
+            received,
+            received_local,
+            info,
+            face,
+        };
+        let dhash = decision.info.dhash;
+        let stored = self
+            .store
+            .decide_and_store_checkin(query, move |history| Ok(decision.decide(history)))
+            .await;
+        match stored {
+            Ok(CheckinOutcome::Stored((reply, in_writer))) => {
+                let waited = lap.elapsed().saturating_sub(in_writer);
+                timing::add(Stage::Store, waited);
+                Ok(reply)
+            }
+            // A retry of a check-in already stored: answer with the stored reply.
+            Ok(CheckinOutcome::Earlier(earlier)) => {
+                timing::lap(Stage::Store, lap);
+                earlier_reply(&earlier).ok_or_else(|| {
+                    store_err(StoreError::Invalid("the stored reply is unreadable".into()))
+                })
+            }
+            Err(e) => {
+                if indexed.load(Ordering::Acquire) {
+                    if let Ok(mut recent) = self.recent_photos.lock() {
+                        recent.forget(dhash);
+                    }
+                }
+                // Storage full still answers a retry of a check-in stored before it filled.
+                if matches!(e, StoreError::Full(_)) {
+                    if let Ok(Some(earlier)) = self.store.checkin_reply(tablet, &nonce).await {
+                        if let Some(r) = earlier_reply(&earlier) {
+                            return Ok(r);
+                        }
+                    }
+                }
+                Err(store_err(e))
+            }
+        }
+    }
+}
+
+/// A stored reply, re-sent with the current gateway time.
+fn earlier_reply(json: &str) -> Option<Reply> {
+    let mut r = serde_json::from_str::<Reply>(json).ok()?;
+    r.server_time = jiff::Timestamp::now().to_string();
+    Some(r)
+}
+
+/// Everything the rules need about one check-in except its history, which the writer reads in
+/// the same transaction that stores the outcome: the rules see every check-in stored before this
+/// one, including those committed together with it.
+struct Decision {
+    config: Arc<Config>,
+    tz: TimeZone,
+    qr_secret: Arc<Vec<u8>>,
+    office: String,
+    recent_photos: Arc<Mutex<RecentPhotos>>,
+    /// Set once this check-in's photo hash is in `recent_photos` (to take it out again if the
+    /// commit fails).
+    indexed: Arc<AtomicBool>,
+    tablet: String,
+    checkin: payload::Checkin,
+    mode: Mode,
+    received: jiff::Timestamp,
+    received_local: jiff::civil::DateTime,
+    info: photo::PhotoInfo,
+    face: verify::FaceOutcome,
+}
+
+impl Decision {
+    /// Runs the rules on the check-in and its history (on the writer thread); returns the record
+    /// to store, the reply to send once it is committed, and the time spent here.
+    fn decide(self, history: CheckinHistory) -> (CheckinRecord, (Reply, Duration)) {
+        let started = Instant::now();
+        timing::add(Stage::History, history.read_in);
+        let Decision {
+            config,
+            tz,
+            qr_secret,
+            office,
+            recent_photos,
+            indexed,
+            tablet,
+            checkin: c,
+            mode,
+            received,
+            received_local,
+            info,
+            face,
+        } = self;
+        let policy = &config.verification;
+        let nonce = c.fields.nonce.clone();
+        let nearest = match recent_photos.lock() {
+            Ok(mut recent) => {
+                let nearest = (!history.photo_seen)
+                    .then(|| recent.nearest(info.dhash))
+                    .flatten();
+                recent.insert(info.dhash);
+                indexed.store(true, Ordering::Release);
+                nearest
+            }
+            Err(_) => None,
+        };
+        let photo_seen = match (history.photo_seen, nearest) {
+            (true, _) => PhotoSeen::ExactDuplicate,
+            (false, Some(distance)) => PhotoSeen::NearDuplicate { distance },
+            (false, None) => PhotoSeen::None,
+        };
         let travel_orders: Vec<TravelOrder> = history
             .travel_orders
             .iter()
@@ -377,12 +480,8 @@ impl Intake {
                 })
             })
             .collect();
-        // The face check runs on its own bounded pool; a busy pool answers at once (review).
-        let face =
-            crate::face::outcome(self.face.as_ref(), &self.store, &c.fields.nip, &c.photo).await;
-        lap = timing::lap(Stage::Face, lap);
         let check = CheckIn {
-            tablet: tablet.to_string(),
+            tablet: tablet.clone(),
             nip: c.fields.nip.clone(),
             mode,
             client_time: c.client_time,
@@ -405,8 +504,8 @@ impl Intake {
         };
         let ctx = Context {
             policy,
-            sites: &self.config.office.sites,
-            office_tz: &self.tz,
+            sites: &config.office.sites,
+            office_tz: &tz,
             home: history
                 .employee
                 .as_ref()
@@ -422,13 +521,13 @@ impl Intake {
             }),
             coords_seen_other_day: history.coords_seen_other_day,
             photo_seen,
-            qr_secret: &self.qr_secret,
+            qr_secret: &qr_secret,
             employee_known: history.employee.is_some(),
             face,
         };
         let outcome = verify::verify(&check, &ctx);
         let counted = outcome.verdict != verify::Verdict::Rejected && !history.recent_counted;
-        let record_id = checkin_record_id(self.store.office(), tablet, &nonce);
+        let record_id = checkin_record_id(&office, &tablet, &nonce);
         let mut reasons: Vec<ReplyReason> = outcome
             .reasons()
             .map(|f| ReplyReason {
@@ -484,7 +583,7 @@ impl Intake {
         let body = serde_json::json!({
             "type": "checkin",
             "record_id": record_id,
-            "office": self.store.office(),
+            "office": office,
             "tablet": tablet,
             "employee": check.nip,
             "mode": mode.as_str(),
@@ -502,17 +601,17 @@ impl Intake {
         // Selfie retention (UU PDP): rejected and review items `photo_retention_days`, accepted
         // ones `photo_retention_accepted_days` (default 0: not kept).
         let keep_days = if outcome.verdict == verify::Verdict::Accepted {
-            self.config.storage.photo_retention_accepted_days
+            config.storage.photo_retention_accepted_days
         } else {
-            self.config.storage.photo_retention_days
+            config.storage.photo_retention_days
         };
         let keep_photo = keep_days > 0;
         let keep_until =
             (received + jiff::SignedDuration::from_hours(24 * i64::from(keep_days))).to_string();
         let record = CheckinRecord {
             record_id,
-            tablet: tablet.to_string(),
-            nonce: nonce.clone(),
+            tablet,
+            nonce,
             nip: check.nip.clone(),
             mode: mode.as_str().to_string(),
             client_time_utc: c.client_time.to_string(),
@@ -530,19 +629,12 @@ impl Intake {
             reply: reply_json,
             counted,
             raw: serde_json::to_vec(&raw_fields).unwrap_or_default(),
-            photo: keep_photo.then(|| (c.photo.clone(), keep_until)),
+            photo: keep_photo.then_some((c.photo, keep_until)),
             body,
         };
-        lap = timing::lap(Stage::Verify, lap);
-        self.store.store_checkin(record).await.map_err(store_err)?;
-        timing::lap(Stage::Store, lap);
-        if let Ok(mut d) = self.dhashes.lock() {
-            d.push_back(info.dhash);
-            while d.len() > DHASH_WINDOW {
-                d.pop_front();
-            }
-        }
-        Ok(reply)
+        let spent = started.elapsed();
+        timing::add(Stage::Verify, spent);
+        (record, (reply, spent + history.read_in))
     }
 }
 

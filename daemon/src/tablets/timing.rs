@@ -12,15 +12,16 @@ pub enum Stage {
     Queue,
     /// Opening the envelope and parsing the payload.
     Parse,
-    /// Reading the employee's history from the store.
+    /// Reading the employee's history (on the store's writer, in the transaction that stores
+    /// the check-in).
     History,
     /// Decoding and hashing the photo.
     Photo,
     /// The face check (0 when not configured).
     Face,
-    /// Running the rules and building the record.
+    /// Running the rules and building the record (on the store's writer).
     Verify,
-    /// Waiting for the durable commit.
+    /// Waiting for the writer and the durable commit (history and rules excluded).
     Store,
 }
 
@@ -59,6 +60,12 @@ pub fn lap(stage: Stage, since: Instant) -> Instant {
     let nanos = now.saturating_duration_since(since).as_nanos();
     NANOS[stage as usize].fetch_add(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
     now
+}
+
+/// Adds `spent` to `stage` (for time measured elsewhere, e.g. on the store's writer thread).
+pub fn add(stage: Stage, spent: std::time::Duration) {
+    let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+    NANOS[stage as usize].fetch_add(nanos, Ordering::Relaxed);
 }
 
 /// Counts one check-in that went through the pipeline (whatever its verdict).
