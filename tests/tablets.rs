@@ -210,6 +210,49 @@ fn a_retry_with_the_same_nonce_gets_the_same_receipt_and_is_stored_once() {
 }
 
 #[test]
+fn two_check_ins_arriving_together_are_judged_one_after_the_other() {
+    // The same employee from two tablets at the same moment, the second with the first's photo:
+    // the rules must see the first when judging the second, although neither is committed when
+    // the other arrives. Only one counts, and the second photo is a replay.
+    let office = Office::start("tab-together");
+    let (a, b) = (office.tablet("t1"), office.tablet("t2"));
+    let together = |first: &serde_json::Value, second: &serde_json::Value| {
+        for (tablet, msg) in [(&a, first), (&b, second)] {
+            let topic = hadir::tablets::envelope::checkin_topic(&tablet.id);
+            let sealed = tablet.key.seal(&topic, msg.to_string().as_bytes());
+            tablet
+                .client
+                .publish(&topic, rumqttc::QoS::AtLeastOnce, false, sealed)
+                .unwrap();
+        }
+        [&a, &b].map(|t| t.next_reply(Duration::from_secs(10)).expect("a reply"))
+    };
+    let first = checkin(&office, &a, 701);
+    let mut second = checkin(&office, &b, 702);
+    second["photo"] = first["photo"].clone();
+    let replies = together(&first, &second);
+    let replayed = replies
+        .iter()
+        .filter(|r| codes(r).iter().any(|c| c == "photo.replayed"))
+        .count();
+    assert_eq!(replayed, 1, "the later photo is a replay: {replies:#?}");
+    // Another employee, two fresh photos: the second is a repeat within the window.
+    const NIP2: &str = "199001012015032001";
+    office.add_employee(NIP2, None);
+    let (mut first, mut second) = (checkin(&office, &a, 703), checkin(&office, &b, 704));
+    first["nip"] = NIP2.into();
+    second["nip"] = NIP2.into();
+    let replies = together(&first, &second);
+    assert!(
+        replies.iter().all(|r| r["verdict"] == "accepted"),
+        "{replies:#?}"
+    );
+    let counted = replies.iter().filter(|r| r["counted"] == true).count();
+    assert_eq!(counted, 1, "one of the two counts: {replies:#?}");
+    assert_eq!(office.count("checkins"), 4, "all are kept");
+}
+
+#[test]
 fn a_wrong_password_cannot_connect() {
     let office = Office::start("tab-auth");
     let p = provision(&office.config, "t1");

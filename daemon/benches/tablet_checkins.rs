@@ -151,6 +151,7 @@ fn main() {
         "capacity (closed loop: each tablet waits for its reply), {:.1} s: {:.0} replies/s, {:.0} accepted/s; publish→reply p50 {:.1} ms, p99 {:.1} ms",
         closed.elapsed, closed.replies as f64 / closed.elapsed, closed.accepted as f64 / closed.elapsed, closed.pct(0.5), closed.pct(0.99)
     );
+    closed.print_not_accepted();
     // Let the gateway finish what phase 1 left in flight.
     std::thread::sleep(Duration::from_secs(3));
     // Phase 2, latency at a given load: check-ins leave on a fixed schedule (each tablet every
@@ -162,6 +163,7 @@ fn main() {
         open.elapsed, open.sent, open.replies as f64 / open.elapsed, open.accepted as f64 / open.elapsed,
         open.sent.saturating_sub(open.replies), open.pct(0.5), open.pct(0.99)
     );
+    open.print_not_accepted();
     println!(
         "daemon RSS: peak {:.1} MiB (VmHWM {:.1} MiB)",
         peak.load(Ordering::Relaxed) as f64 / 1024.0,
@@ -326,10 +328,23 @@ struct PhaseResult {
     sent: u64,
     replies: u64,
     accepted: u64,
+    /// Reasons given for the replies that were not `accepted`, with how often.
+    not_accepted: std::collections::BTreeMap<String, u64>,
     latencies_us: Vec<u32>,
 }
 
 impl PhaseResult {
+    fn print_not_accepted(&self) {
+        if !self.not_accepted.is_empty() {
+            let list: Vec<String> = self
+                .not_accepted
+                .iter()
+                .map(|(code, n)| format!("{code} {n}"))
+                .collect();
+            println!("  not accepted, by reason: {}", list.join(", "));
+        }
+    }
+
     fn pct(&self, q: f64) -> f64 {
         let lat = &self.latencies_us;
         lat.get(((lat.len() as f64 - 1.0) * q) as usize)
@@ -344,6 +359,7 @@ struct Tally {
     sent: AtomicU64,
     replies: AtomicU64,
     accepted: AtomicU64,
+    not_accepted: Mutex<std::collections::BTreeMap<String, u64>>,
     latencies_us: Mutex<Vec<u32>>,
 }
 
@@ -361,14 +377,21 @@ impl BenchTablet {
         )
     }
 
-    /// Opens a reply: (nonce, accepted).
-    fn read_reply(&self, bytes: &[u8]) -> Option<(String, bool)> {
+    /// Opens a reply: its nonce, and the reason codes when it was not accepted.
+    fn read_reply(&self, bytes: &[u8]) -> Option<(String, Option<Vec<String>>)> {
         let plain = self
             .key
             .open(&envelope::reply_topic(&self.id), bytes)
             .ok()?;
         let v: serde_json::Value = serde_json::from_slice(&plain).ok()?;
-        Some((v["nonce"].as_str()?.to_string(), v["verdict"] == "accepted"))
+        let refused = (v["verdict"] != "accepted").then(|| {
+            let reasons = v["reasons"].as_array().into_iter().flatten();
+            reasons
+                .filter(|r| r["severity"] != "info")
+                .filter_map(|r| r["code"].as_str().map(str::to_string))
+                .collect()
+        });
+        Some((v["nonce"].as_str()?.to_string(), refused))
     }
 }
 
@@ -406,12 +429,20 @@ async fn run_phase(
             let mut pending = std::collections::HashMap::<String, tokio::time::Instant>::new();
             let mut seq = 0u64;
             let record = |bytes: &[u8], pending: &mut std::collections::HashMap<String, tokio::time::Instant>| {
-                if let Some((nonce, accepted)) = t.read_reply(bytes) {
+                if let Some((nonce, refused)) = t.read_reply(bytes) {
                     if let Some(sent) = pending.remove(&nonce) {
                         tally.latencies_us.lock().unwrap().push(sent.elapsed().as_micros() as u32);
                         tally.replies.fetch_add(1, Ordering::Relaxed);
-                        if accepted {
-                            tally.accepted.fetch_add(1, Ordering::Relaxed);
+                        match refused {
+                            None => {
+                                tally.accepted.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Some(codes) => {
+                                let mut by_code = tally.not_accepted.lock().unwrap();
+                                for code in codes {
+                                    *by_code.entry(code).or_default() += 1;
+                                }
+                            }
                         }
                     }
                 }
@@ -491,11 +522,13 @@ async fn run_phase(
     }
     let mut latencies_us = std::mem::take(&mut *tally.latencies_us.lock().unwrap());
     latencies_us.sort_unstable();
+    let not_accepted = std::mem::take(&mut *tally.not_accepted.lock().unwrap());
     PhaseResult {
         elapsed,
         sent: tally.sent.load(Ordering::Relaxed),
         replies: tally.replies.load(Ordering::Relaxed),
         accepted: tally.accepted.load(Ordering::Relaxed),
+        not_accepted,
         latencies_us,
     }
 }

@@ -122,6 +122,11 @@ pub struct Store {
     pressure: Arc<Mutex<Option<String>>>,
 }
 
+/// Page cache of the writer connection, KiB. The writer reads every check-in's history and
+/// touches about ten index pages per check-in; readers keep SQLite's 4 MB default-ish cache,
+/// which every commit empties anyway.
+const WRITER_CACHE_KIB: u32 = 16_000;
+
 /// Owns the writer thread; [`StoreOwner::close`] finishes queued writes and closes the file.
 pub struct StoreOwner {
     store: Store,
@@ -144,6 +149,7 @@ impl StoreOwner {
         faces::restrict_permissions(&path)?;
         let wal_pages = checkpoint::WalPages::default();
         checkpoint::hand_over(&mut conn, &wal_pages)?;
+        conn.execute_batch(&format!("PRAGMA cache_size=-{WRITER_CACHE_KIB}"))?;
         let stop_checkpointer = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let checkpointer = std::thread::Builder::new()
             .name("hadir-checkpoint".into())

@@ -241,7 +241,8 @@ pub(crate) fn history(conn: &Connection, q: &HistoryQuery) -> Result<CheckinHist
     let coords_seen_other_day = match coords {
         Some((lat, lon)) => conn
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM checkins WHERE nip = ?1 AND lat = ?2 AND lon = ?3 AND local_day <> ?4)",
+                "SELECT EXISTS (SELECT 1 FROM checkins WHERE nip = ?1 AND lat = ?2 AND lon = ?3 AND local_day < ?4)
+                     OR EXISTS (SELECT 1 FROM checkins WHERE nip = ?1 AND lat = ?2 AND lon = ?3 AND local_day > ?4)",
             )?
             .query_row(params![nip, lat, lon, day], |r| r.get(0))?,
         None => false,

@@ -379,6 +379,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX face_templates_by_nip ON face_templates (nip, model_sha256);
     "#,
+    // check-in history read by the writer (issue 4): "the same coordinates on another day" is
+    // answered by two seeks in this index, without reading the check-ins themselves (a tablet
+    // fixed at the door reports the same coordinates every time, so the old index matched all of
+    // an employee's check-ins and each had to be read).
+    r#"
+    DROP INDEX checkins_by_coords;
+    CREATE INDEX checkins_by_coords ON checkins (nip, lat, lon, local_day);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::mpsc;
 
 use super::{DiskLimits, StoreError};
@@ -112,7 +112,10 @@ pub(crate) fn run(
 }
 
 fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, full: Option<&str>) {
-    let tx = match conn.transaction() {
+    // IMMEDIATE: take the write lock at BEGIN (waiting out a checkpoint that holds it). A deferred
+    // transaction whose first job only reads (a check-in's history) would hold a read snapshot,
+    // and upgrading it to a write after a checkpoint moved the WAL fails at once with BUSY.
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let msg = e.to_string();
@@ -217,4 +220,49 @@ pub(crate) fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     rustix::fs::statvfs(dir)
         .ok()
         .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_takes_the_write_lock_at_its_start_so_a_job_that_reads_first_can_still_write() {
+        let dir = std::env::temp_dir().join(format!(
+            "hadir-writer-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let mut writer = super::super::open::connect(&path).unwrap();
+        writer.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let other = super::super::open::connect(&path).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        let (done, outcome) = std::sync::mpsc::channel();
+        let job = Job {
+            intake: false,
+            run: Box::new(move |tx| {
+                let tx = tx.expect("the group's transaction");
+                let n: i64 = tx
+                    .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+                    .unwrap();
+                // Another connection tries to commit between this job's read and its write, as
+                // a checkpoint holding the write lock would.
+                let other_wrote = other.execute("INSERT INTO t VALUES (1)", []).is_ok();
+                let mine = tx.execute("INSERT INTO t VALUES (?1)", [n + 10]).is_ok();
+                let completion: Completion = Box::new(move |commit| {
+                    let _ = done.send((other_wrote, mine, commit.is_ok()));
+                });
+                (!mine, completion)
+            }),
+        };
+        commit_group(&mut writer, &mut vec![job], None);
+        let (other_wrote, mine, committed) = outcome.recv().unwrap();
+        assert!(!other_wrote, "another connection wrote inside the group");
+        assert!(mine, "the job's write after its read failed");
+        assert!(committed);
+        drop(writer);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
