@@ -255,6 +255,14 @@ fn print_pipeline_breakdown(admin: std::net::SocketAddr) {
         jobs / commits,
         busy * 1000.0 / commits
     );
+    println!(
+        "WAL checkpoints: {:.0} passes, {:.2} s in all; {:.0} restarts (the writer waits), {:.3} s in all, longest {:.1} ms",
+        value("hadir_store_checkpoints_total"),
+        value("hadir_store_checkpoint_seconds_total"),
+        value("hadir_store_wal_restarts_total"),
+        value("hadir_store_wal_restart_seconds_total"),
+        value("hadir_store_wal_restart_longest_seconds") * 1000.0
+    );
 }
 
 /// A connected benchmark tablet.

@@ -32,7 +32,7 @@ pub use checkins::{
     CheckinHistory, CheckinOutcome, CheckinRecord, Employee, HistoryQuery, TabletRow,
     TravelOrderRow,
 };
-pub use checkpoint::passes as checkpoint_passes;
+pub use checkpoint::{totals as checkpoint_totals, CheckpointTotals};
 pub use devices::DeviceStatus;
 pub use faces::{FaceEnrollment, FaceTemplate, NewFaceTemplate};
 pub use leave::{
@@ -156,6 +156,7 @@ impl StoreOwner {
             .spawn({
                 let conn = open::connect(&path)?;
                 let stop = stop_checkpointer.clone();
+                let wal_pages = wal_pages.clone();
                 move || checkpoint::run(conn, wal_pages, stop)
             })
             .map_err(|source| StoreError::Io {
@@ -172,7 +173,7 @@ impl StoreOwner {
             .name("hadir-store".into())
             .spawn({
                 let pressure = pressure.clone();
-                move || writer::run(conn, queue, data_dir, limits, pressure)
+                move || writer::run(conn, queue, data_dir, limits, pressure, wal_pages)
             })
             .map_err(|source| StoreError::Io {
                 what: "start the store writer thread",

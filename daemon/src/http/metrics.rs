@@ -57,11 +57,36 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
         "Seconds the store writer spent writing and committing.",
         format!("{:.6}", w.busy_seconds),
     );
+    let c = crate::store::checkpoint_totals();
     metric(
         "hadir_store_checkpoints_total",
         "counter",
         "WAL checkpoint passes run beside the writer.",
-        crate::store::checkpoint_passes().to_string(),
+        c.passes.to_string(),
+    );
+    metric(
+        "hadir_store_checkpoint_seconds_total",
+        "counter",
+        "Seconds spent in WAL checkpoint passes.",
+        format!("{:.6}", c.seconds),
+    );
+    metric(
+        "hadir_store_wal_restarts_total",
+        "counter",
+        "Checkpoint passes that restart the WAL (the writer waits while they run).",
+        c.restarts.to_string(),
+    );
+    metric(
+        "hadir_store_wal_restart_seconds_total",
+        "counter",
+        "Seconds spent in WAL-restarting passes.",
+        format!("{:.6}", c.restart_seconds),
+    );
+    metric(
+        "hadir_store_wal_restart_longest_seconds",
+        "gauge",
+        "The longest WAL-restarting pass since start.",
+        format!("{:.6}", c.restart_longest_seconds),
     );
     metric(
         "hadir_checkins_handled_total",

@@ -63,6 +63,7 @@ pub(crate) fn run(
     data_dir: PathBuf,
     limits: DiskLimits,
     pressure: Arc<Mutex<Option<String>>>,
+    wal_pages: super::checkpoint::WalPages,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut full: Option<String> = None;
@@ -99,6 +100,7 @@ pub(crate) fn run(
         JOBS.fetch_add(group.len() as u64, Ordering::Relaxed);
         commit_group(&mut conn, &mut group, full.as_deref());
         COMMITS.fetch_add(1, Ordering::Relaxed);
+        super::checkpoint::restart_if_due(&conn, &wal_pages);
         let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         BUSY_NANOS.fetch_add(busy, Ordering::Relaxed);
     }
