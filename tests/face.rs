@@ -239,6 +239,10 @@ fn an_enrolled_face_matches_its_selfie_and_another_face_is_rejected() {
     let f = office.face_finding(reply["receipt"].as_str().unwrap());
     assert_eq!(f["code"], "face.match", "{f:#}");
     assert!(f["detail"]["score"].as_f64().unwrap() >= 0.6, "{f:#}");
+    // A re-send (the reply was lost) is answered with the stored reply, not checked again.
+    let again = office.checkin(&tablet, "face-same-0001", &jpeg(&selfie, 85));
+    assert_eq!(again["receipt"], reply["receipt"], "{again:#}");
+    assert_eq!(again["verdict"], "accepted");
 
     // Someone else holding the tablet: rejected with the face reason.
     if let Some(other) = another_person() {

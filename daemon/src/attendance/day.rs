@@ -156,6 +156,15 @@ pub fn evaluate(d: &DayInput<'_>) -> DayResult {
         } else {
             DayStatus::DayOff
         };
+        // Shown, not counted: with no working hours there is no midpoint, so the earliest
+        // punch is shown as in and the latest (when another) as out.
+        r.first_in = d.punches.iter().map(|p| p.time).min();
+        r.last_out = d
+            .punches
+            .iter()
+            .map(|p| p.time)
+            .max()
+            .filter(|t| Some(*t) != r.first_in);
         return r;
     };
     if d.future {
@@ -298,5 +307,33 @@ mod tests {
         i.future = true;
         assert_eq!(evaluate(&i).status, DayStatus::NotYet);
         assert!(!DayStatus::NotYet.is_working());
+    }
+
+    #[test]
+    fn punches_on_a_day_off_are_shown_but_not_counted() {
+        let ps = [p(9, 5, 0), p(7, 41, 0), p(12, 30, 0)];
+        let mut i = input(&ps);
+        i.hours = None;
+        let r = evaluate(&i);
+        assert_eq!(r.status, DayStatus::DayOff);
+        assert_eq!(
+            (r.first_in, r.last_out),
+            (
+                Some(Time::constant(7, 41, 0, 0)),
+                Some(Time::constant(12, 30, 0, 0))
+            )
+        );
+        assert_eq!(
+            (r.late_min, r.early_min, r.missing_in, r.missing_out),
+            (0, 0, false, false)
+        );
+        let one = [p(7, 41, 0)];
+        let mut i = input(&one);
+        i.hours = None;
+        let r = evaluate(&i);
+        assert_eq!(
+            (r.first_in, r.last_out),
+            (Some(Time::constant(7, 41, 0, 0)), None)
+        );
     }
 }
