@@ -487,7 +487,7 @@ impl Store {
     ) -> Result<CheckinOutcome<T>, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(CheckinHistory) -> Result<(CheckinRecord, T), StoreError> + Send + 'static,
+        F: FnOnce(CheckinHistory) -> (CheckinRecord, T) + Send + 'static,
     {
         let result = self
             .write_intake(move |tx| {
@@ -499,7 +499,7 @@ impl Store {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || decide(history)));
                 let (record, out) = decided.map_err(|_| {
                     StoreError::Invalid("the check-in rules failed on this check-in".into())
-                })??;
+                })?;
                 if checkins::insert_checkin(tx, &record)? {
                     return Ok(CheckinOutcome::Stored(out));
                 }

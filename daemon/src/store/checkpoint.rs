@@ -36,7 +36,8 @@ static RESTARTS: AtomicU64 = AtomicU64::new(0);
 static RESTART_NANOS: AtomicU64 = AtomicU64::new(0);
 static RESTART_LONGEST_NANOS: AtomicU64 = AtomicU64::new(0);
 
-/// What the checkpoint thread has done since start (for `/metrics`).
+/// Checkpoint passes since start (for `/metrics`): the checkpoint thread's, and the WAL restarts
+/// the writer ran.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckpointTotals {
     /// Passes run, restarts included.
@@ -51,7 +52,7 @@ pub struct CheckpointTotals {
     pub restart_longest_seconds: f64,
 }
 
-/// The checkpoint thread's totals since start.
+/// The checkpoint totals since start.
 pub fn totals() -> CheckpointTotals {
     let secs = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e9;
     CheckpointTotals {

@@ -335,10 +335,8 @@ impl Intake {
         // The writer answers a retry of a stored check-in with its stored reply; with a face
         // model configured, look first, so a retry does not wait for another face check.
         if self.face.is_some() {
-            if let Ok(Some(earlier)) = self.store.checkin_reply(tablet, &nonce).await {
-                if let Some(r) = earlier_reply(&earlier) {
-                    return Ok(r);
-                }
+            if let Some(r) = self.stored_reply(tablet, &nonce).await {
+                return Ok(r);
             }
         }
         // The face check runs on its own bounded pool; a busy pool answers at once (review).
@@ -376,7 +374,7 @@ impl Intake {
         let dhash = decision.info.dhash;
         let stored = self
             .store
-            .decide_and_store_checkin(query, move |history| Ok(decision.decide(history)))
+            .decide_and_store_checkin(query, move |history| decision.decide(history))
             .await;
         match stored {
             Ok(CheckinOutcome::Stored((reply, in_writer))) => {
@@ -399,15 +397,19 @@ impl Intake {
                 }
                 // Storage full still answers a retry of a check-in stored before it filled.
                 if matches!(e, StoreError::Full(_)) {
-                    if let Ok(Some(earlier)) = self.store.checkin_reply(tablet, &nonce).await {
-                        if let Some(r) = earlier_reply(&earlier) {
-                            return Ok(r);
-                        }
+                    if let Some(r) = self.stored_reply(tablet, &nonce).await {
+                        return Ok(r);
                     }
                 }
                 Err(store_err(e))
             }
         }
+    }
+
+    /// The reply stored for this check-in when it was stored before (read on a reader).
+    async fn stored_reply(&self, tablet: &str, nonce: &str) -> Option<Reply> {
+        let earlier = self.store.checkin_reply(tablet, nonce).await.ok()??;
+        earlier_reply(&earlier)
     }
 }
 

@@ -57,8 +57,7 @@ static HANDLED: AtomicU64 = AtomicU64::new(0);
 /// Adds the time since `since` to `stage` and returns now, for the next stage.
 pub fn lap(stage: Stage, since: Instant) -> Instant {
     let now = Instant::now();
-    let nanos = now.saturating_duration_since(since).as_nanos();
-    NANOS[stage as usize].fetch_add(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
+    add(stage, now.saturating_duration_since(since));
     now
 }
 
