@@ -251,9 +251,11 @@ fn print_pipeline_breakdown(admin: std::net::SocketAddr) {
         value("hadir_store_busy_seconds_total"),
     );
     println!(
-        "store writer: {commits:.0} commits, {:.1} writes per commit, {:.2} ms per commit, busy {busy:.1} s",
+        "store writer: {commits:.0} commits, {:.1} writes per commit, {:.2} ms per commit, busy {busy:.1} s; {:.1} WAL pages per commit, {:.1} per check-in",
         jobs / commits,
-        busy * 1000.0 / commits
+        busy * 1000.0 / commits,
+        value("hadir_store_wal_pages_written_total") / commits,
+        value("hadir_store_wal_pages_written_total") / handled
     );
     println!(
         "WAL checkpoints: {:.0} passes, {:.2} s in all; {:.0} restarts (the writer waits), {:.3} s in all, longest {:.1} ms",

@@ -59,6 +59,12 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
     );
     let c = crate::store::checkpoint_totals();
     metric(
+        "hadir_store_wal_pages_written_total",
+        "counter",
+        "Pages the writer's commits appended to the WAL.",
+        c.frames_written.to_string(),
+    );
+    metric(
         "hadir_store_checkpoints_total",
         "counter",
         "WAL checkpoint passes run beside the writer.",
@@ -73,19 +79,19 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
     metric(
         "hadir_store_wal_restarts_total",
         "counter",
-        "Checkpoint passes that restart the WAL (the writer waits while they run).",
+        "Checkpoint passes the writer ran between transactions so the WAL starts again from its beginning (it waits while they run).",
         c.restarts.to_string(),
     );
     metric(
         "hadir_store_wal_restart_seconds_total",
         "counter",
-        "Seconds spent in WAL-restarting passes.",
+        "Seconds the writer spent in those passes.",
         format!("{:.6}", c.restart_seconds),
     );
     metric(
         "hadir_store_wal_restart_longest_seconds",
         "gauge",
-        "The longest WAL-restarting pass since start.",
+        "The writer's longest such pass since start.",
         format!("{:.6}", c.restart_longest_seconds),
     );
     metric(

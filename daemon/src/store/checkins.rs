@@ -203,10 +203,10 @@ pub(crate) fn history(conn: &Connection, q: &HistoryQuery) -> Result<CheckinHist
         });
     }
     let employee = conn
-        .query_row(
+        .prepare_cached(
             "SELECT nip, name, unit, position, home_lat, home_lon FROM employees WHERE nip = ?1 AND active = 1",
-            [nip],
-            |r| {
+        )?
+        .query_row([nip], |r| {
                 Ok(Employee {
                     nip: r.get(0)?,
                     name: r.get(1)?,
@@ -214,9 +214,8 @@ pub(crate) fn history(conn: &Connection, q: &HistoryQuery) -> Result<CheckinHist
                     position: r.get(3)?,
                     home_lat: r.get(4)?,
                     home_lon: r.get(5)?,
-                })
-            },
-        )
+            })
+        })
         .optional()?;
     let mut stmt = conn.prepare_cached(
         "SELECT spt_number, date_from, date_to FROM travel_orders WHERE nip = ?1 AND date_from <= ?2 AND date_to >= ?2",

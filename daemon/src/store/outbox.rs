@@ -25,15 +25,17 @@ pub struct OutboxRow {
 }
 
 fn meta(tx: &Connection, key: &str) -> Result<String, StoreError> {
-    Ok(tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+    Ok(tx
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))?)
 }
 
 fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 

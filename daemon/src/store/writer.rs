@@ -135,18 +135,18 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, full: Option<&str>)
             completions.push(done);
             continue;
         }
-        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+        if let Err(e) = run_cached(&tx, "SAVEPOINT job") {
             let (_, done) = (job.run)(Err(StoreError::Sqlite(e)));
             completions.push(done);
             continue;
         }
         let (failed, done) = (job.run)(Ok(&tx));
-        let end = if failed {
-            "ROLLBACK TO job; RELEASE job"
+        let ended = if failed {
+            run_cached(&tx, "ROLLBACK TO job").and_then(|()| run_cached(&tx, "RELEASE job"))
         } else {
-            "RELEASE job"
+            run_cached(&tx, "RELEASE job")
         };
-        if let Err(e) = tx.execute_batch(end) {
+        if let Err(e) = ended {
             tracing::error!(error = %e, "savepoint release failed");
         }
         completions.push(done);
@@ -161,6 +161,12 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, full: Option<&str>)
             Err(msg) => Err(StoreError::CommitFailed(msg.clone())),
         });
     }
+}
+
+/// Runs a statement without parameters or rows from the connection's statement cache (a
+/// savepoint's start and end are run for every job: parsing them each time showed in profiles).
+fn run_cached(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 /// Under disk pressure, evicts the oldest records already acknowledged upstream (even inside

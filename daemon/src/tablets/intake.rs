@@ -538,7 +538,7 @@ impl Decision {
         };
         let outcome = verify::verify(&check, &ctx);
         let counted = outcome.verdict != verify::Verdict::Rejected && !history.recent_counted;
-        let record_id = checkin_record_id(&office, &tablet, &nonce);
+        let record_id = checkin_record_id(&office, &tablet, &nonce, received);
         let mut reasons: Vec<ReplyReason> = outcome
             .reasons()
             .map(|f| ReplyReason {
@@ -682,7 +682,54 @@ impl<'a> From<&'a payload::CheckinIn> for RawView<'a> {
     }
 }
 
-/// The stable id of a tablet check-in: a retry with the same nonce has the same id.
-pub fn checkin_record_id(office: &str, tablet: &str, nonce: &str) -> String {
-    crate::record::stable_id(&["hadir-checkin-v1", office, tablet, nonce])
+/// The record id of a tablet check-in, fixed when it is stored (a retry with the same nonce is
+/// answered from the store, with the same id): the gateway time of receipt in milliseconds
+/// since 1970 (12 hex digits), then the first 20 hex digits of the stable id over office, tablet
+/// and nonce. Ids in time order make each check-in's three record-id index entries (attendance,
+/// evidence, outbox) appends to the end of their indexes instead of writes to random pages.
+pub fn checkin_record_id(
+    office: &str,
+    tablet: &str,
+    nonce: &str,
+    received: jiff::Timestamp,
+) -> String {
+    let millis = u64::try_from(received.as_millisecond()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    let hash = crate::record::stable_id(&["hadir-checkin-v1", office, tablet, nonce]);
+    format!("{millis:012x}{}", &hash[..20])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_in_record_ids_sort_in_the_order_the_check_ins_were_received() {
+        let t0: jiff::Timestamp = "2026-12-07T00:30:00Z".parse().unwrap();
+        let ids: Vec<String> = (0..50)
+            .map(|i| {
+                let at = t0 + jiff::SignedDuration::from_millis(i * 7);
+                // Nonces in the opposite order, so only the time can sort them.
+                checkin_record_id("kantor", "tab-1", &format!("n{}", 100 - i), at)
+            })
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids.iter().all(|id| id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
+    }
+
+    #[test]
+    fn check_ins_received_in_the_same_millisecond_get_different_ids() {
+        let at: jiff::Timestamp = "2026-12-07T00:30:00Z".parse().unwrap();
+        let a = checkin_record_id("kantor", "tab-1", "n1", at);
+        let b = checkin_record_id("kantor", "tab-1", "n2", at);
+        let c = checkin_record_id("kantor", "tab-2", "n1", at);
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a[..12], b[..12]);
+        assert_eq!(a, checkin_record_id("kantor", "tab-1", "n1", at));
+    }
 }

@@ -29,8 +29,10 @@ pub struct RecentPhotos {
     count: usize,
     /// `(shift, mask)` of each block; empty when scanning.
     blocks: Vec<(u32, u64)>,
-    /// Per block: block value → slots holding a hash with that value.
-    buckets: Vec<HashMap<u64, Vec<u32>>>,
+    /// Per block: block value → the hashes in the window with that value (equal hashes are
+    /// interchangeable, so the hashes themselves are kept, not their slots: a query reads them
+    /// in a row instead of from all over the ring).
+    buckets: Vec<HashMap<u64, Vec<u64>>>,
 }
 
 impl RecentPhotos {
@@ -77,14 +79,11 @@ impl RecentPhotos {
             let mut best: Option<u32> = None;
             for q in [query, mirrored] {
                 for (block, &(shift, mask)) in self.blocks.iter().enumerate() {
-                    let Some(slots) = self.buckets[block].get(&((q >> shift) & mask)) else {
+                    let Some(hashes) = self.buckets[block].get(&((q >> shift) & mask)) else {
                         continue;
                     };
-                    for &slot in slots {
-                        if let Some(h) = self.ring[slot as usize] {
-                            let d = dist(h);
-                            best = Some(best.map_or(d, |b| b.min(d)));
-                        }
+                    if let Some(d) = hashes.iter().map(|h| dist(*h)).min() {
+                        best = Some(best.map_or(d, |b| b.min(d)));
                     }
                 }
             }
@@ -100,7 +99,7 @@ impl RecentPhotos {
             self.ring.push(None);
         }
         if let Some(old) = self.ring[slot].take() {
-            self.unindex(old, slot);
+            self.unindex(old);
             self.count -= 1;
         }
         self.ring[slot] = Some(hash);
@@ -109,7 +108,7 @@ impl RecentPhotos {
             self.buckets[block]
                 .entry((hash >> shift) & mask)
                 .or_default()
-                .push(slot as u32);
+                .push(hash);
         }
         self.next = (slot + 1) % self.capacity;
     }
@@ -122,20 +121,21 @@ impl RecentPhotos {
             if self.ring[slot] == Some(hash) {
                 self.ring[slot] = None;
                 self.count -= 1;
-                self.unindex(hash, slot);
+                self.unindex(hash);
                 return;
             }
         }
     }
 
-    fn unindex(&mut self, hash: u64, slot: usize) {
+    /// Takes one copy of `hash` out of each block's bucket.
+    fn unindex(&mut self, hash: u64) {
         for (block, &(shift, mask)) in self.blocks.iter().enumerate() {
             let key = (hash >> shift) & mask;
-            if let Some(slots) = self.buckets[block].get_mut(&key) {
-                if let Some(i) = slots.iter().position(|s| *s as usize == slot) {
-                    slots.swap_remove(i);
+            if let Some(hashes) = self.buckets[block].get_mut(&key) {
+                if let Some(i) = hashes.iter().position(|h| *h == hash) {
+                    hashes.swap_remove(i);
                 }
-                if slots.is_empty() {
+                if hashes.is_empty() {
                     self.buckets[block].remove(&key);
                 }
             }
