@@ -207,13 +207,13 @@ pub(crate) fn history(conn: &Connection, q: &HistoryQuery) -> Result<CheckinHist
             "SELECT nip, name, unit, position, home_lat, home_lon FROM employees WHERE nip = ?1 AND active = 1",
         )?
         .query_row([nip], |r| {
-                Ok(Employee {
-                    nip: r.get(0)?,
-                    name: r.get(1)?,
-                    unit: r.get(2)?,
-                    position: r.get(3)?,
-                    home_lat: r.get(4)?,
-                    home_lon: r.get(5)?,
+            Ok(Employee {
+                nip: r.get(0)?,
+                name: r.get(1)?,
+                unit: r.get(2)?,
+                position: r.get(3)?,
+                home_lat: r.get(4)?,
+                home_lon: r.get(5)?,
             })
         })
         .optional()?;

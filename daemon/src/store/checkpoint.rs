@@ -15,7 +15,7 @@
 //! writer, `synchronous=FULL`); a checkpoint syncs the WAL, copies, then syncs the database file.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -163,9 +163,8 @@ pub(crate) fn restart_if_due(writer: &Connection, pages: &WalPages) {
     if in_wal < RESTART_PAGES || pages.left() > RESTART_LEFT_PAGES {
         return;
     }
-    let _passing = match pages.passing.try_lock() {
-        Ok(guard) => guard,
-        Err(TryLockError::WouldBlock) | Err(TryLockError::Poisoned(_)) => return,
+    let Ok(_passing) = pages.passing.try_lock() else {
+        return;
     };
     if let Some(done) = pass(writer, "PASSIVE", Runner::Writer) {
         pages.copied.store(done, Ordering::Relaxed);
