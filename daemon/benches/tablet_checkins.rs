@@ -164,6 +164,7 @@ fn main() {
         open.sent.saturating_sub(open.replies), open.pct(0.5), open.pct(0.99)
     );
     open.print_not_accepted();
+    open.print_slow_seconds();
     println!(
         "daemon RSS: peak {:.1} MiB (VmHWM {:.1} MiB)",
         peak.load(Ordering::Relaxed) as f64 / 1024.0,
@@ -265,6 +266,13 @@ fn print_pipeline_breakdown(admin: std::net::SocketAddr) {
         value("hadir_store_wal_restart_seconds_total"),
         value("hadir_store_wal_restart_longest_seconds") * 1000.0
     );
+    let syncs = value("hadir_store_wal_syncs_total").max(1.0);
+    println!(
+        "WAL syncs (beside the writer): {syncs:.0}, {:.1} commits each, mean {:.2} ms, longest {:.1} ms",
+        value("hadir_store_commits_total") / syncs,
+        value("hadir_store_wal_sync_seconds_total") * 1000.0 / syncs,
+        value("hadir_store_wal_sync_longest_seconds") * 1000.0
+    );
 }
 
 /// A connected benchmark tablet.
@@ -341,9 +349,32 @@ struct PhaseResult {
     /// Reasons given for the replies that were not `accepted`, with how often.
     not_accepted: std::collections::BTreeMap<String, u64>,
     latencies_us: Vec<u32>,
+    /// Replies slower than 50 ms, by the second of the phase their check-in was sent in.
+    slow_by_second: std::collections::BTreeMap<u64, u64>,
 }
 
 impl PhaseResult {
+    /// Whether the slow replies came in bursts (stalls) or all along (saturation).
+    fn print_slow_seconds(&self) {
+        let slow: u64 = self.slow_by_second.values().sum();
+        if slow == 0 {
+            return;
+        }
+        let mut worst: Vec<(u64, u64)> =
+            self.slow_by_second.iter().map(|(s, n)| (*n, *s)).collect();
+        worst.sort_unstable_by(|a, b| b.cmp(a));
+        let list: Vec<String> = worst
+            .iter()
+            .take(6)
+            .map(|(n, s)| format!("s{s} {n}"))
+            .collect();
+        println!(
+            "  replies over 50 ms: {slow} in {} of the phase's seconds; most in: {}",
+            self.slow_by_second.len(),
+            list.join(", ")
+        );
+    }
+
     fn print_not_accepted(&self) {
         if !self.not_accepted.is_empty() {
             let list: Vec<String> = self
@@ -371,6 +402,7 @@ struct Tally {
     accepted: AtomicU64,
     not_accepted: Mutex<std::collections::BTreeMap<String, u64>>,
     latencies_us: Mutex<Vec<u32>>,
+    slow_by_second: Mutex<std::collections::BTreeMap<u64, u64>>,
 }
 
 impl BenchTablet {
@@ -423,6 +455,7 @@ async fn run_phase(
         Load::Open { .. } => "o",
     };
     let n = tablets.len() as u64;
+    let phase_start = tokio::time::Instant::now();
     let mut tasks = Vec::new();
     for (i, t) in tablets.iter().enumerate() {
         let (t, stop, tally, qr, next_photo) = (
@@ -435,13 +468,19 @@ async fn run_phase(
         tasks.push(tokio::spawn(async move {
             let topic = envelope::checkin_topic(&t.id);
             let mut replies = t.replies.lock().await;
+            let phase_start = phase_start;
             while replies.try_recv().is_ok() {}
             let mut pending = std::collections::HashMap::<String, tokio::time::Instant>::new();
             let mut seq = 0u64;
             let record = |bytes: &[u8], pending: &mut std::collections::HashMap<String, tokio::time::Instant>| {
                 if let Some((nonce, refused)) = t.read_reply(bytes) {
                     if let Some(sent) = pending.remove(&nonce) {
-                        tally.latencies_us.lock().unwrap().push(sent.elapsed().as_micros() as u32);
+                        let latency = sent.elapsed();
+                        tally.latencies_us.lock().unwrap().push(latency.as_micros() as u32);
+                        if latency > Duration::from_millis(50) {
+                            let second = sent.saturating_duration_since(phase_start).as_secs();
+                            *tally.slow_by_second.lock().unwrap().entry(second).or_default() += 1;
+                        }
                         tally.replies.fetch_add(1, Ordering::Relaxed);
                         match refused {
                             None => {
@@ -533,6 +572,7 @@ async fn run_phase(
     let mut latencies_us = std::mem::take(&mut *tally.latencies_us.lock().unwrap());
     latencies_us.sort_unstable();
     let not_accepted = std::mem::take(&mut *tally.not_accepted.lock().unwrap());
+    let slow_by_second = std::mem::take(&mut *tally.slow_by_second.lock().unwrap());
     PhaseResult {
         elapsed,
         sent: tally.sent.load(Ordering::Relaxed),
@@ -540,5 +580,6 @@ async fn run_phase(
         accepted: tally.accepted.load(Ordering::Relaxed),
         not_accepted,
         latencies_us,
+        slow_by_second,
     }
 }

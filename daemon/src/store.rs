@@ -1,14 +1,16 @@
-//! The durable store: one SQLite file in WAL mode with `synchronous=FULL`.
+//! The durable store: one SQLite file in WAL mode, every commit synced before it is answered.
 //!
 //! All writes go through one writer thread that owns the write connection and commits several
 //! queued jobs in one transaction (group commit). A job's caller is answered only after the
-//! transaction holding it has committed, so an answer means "on disk": this is where a record
+//! transaction holding it has committed and the WAL holding that commit was synced (by the sync
+//! thread, `durable.rs`, while the writer runs the next group), so an answer means "on disk": this is where a record
 //! becomes durable, and only after it may a device or tablet be acknowledged. The job queue is
 //! bounded; a full queue makes callers wait (back-pressure), never drops work.
 
 mod checkins;
 mod checkpoint;
 mod devices;
+mod durable;
 mod faces;
 mod leave;
 mod open;
@@ -34,6 +36,7 @@ pub use checkins::{
 };
 pub use checkpoint::{totals as checkpoint_totals, CheckpointTotals};
 pub use devices::DeviceStatus;
+pub use durable::{totals as sync_totals, SyncTotals};
 pub use faces::{FaceEnrollment, FaceTemplate, NewFaceTemplate};
 pub use leave::{
     list as list_manual_entries, EntryFilter, EntryKind, ManualEntry, NewManualEntry,
@@ -120,6 +123,7 @@ pub struct Store {
     tz: jiff::tz::TimeZone,
     appended: Arc<tokio::sync::Notify>,
     pressure: Arc<Mutex<Option<String>>>,
+    generations: Arc<durable::Generations>,
 }
 
 /// Page cache of the writer connection, KiB. The writer reads every check-in's history and
@@ -155,6 +159,19 @@ impl StoreOwner {
         conn.execute_batch(&format!(
             "PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA temp_store=MEMORY"
         ))?;
+        // Commits are synced by the sync thread (`durable.rs`), which answers their jobs only
+        // afterwards: the writer goes on with the next group meanwhile.
+        let durability = match durable::WalFile::open(&path) {
+            Ok(wal) => {
+                conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+                writer::Durability::SyncThread(wal)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the WAL file to sync it beside the writer; every commit syncs itself");
+                writer::Durability::AtCommit
+            }
+        };
+        let generations = Arc::new(durable::Generations::default());
         let stop_checkpointer = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let checkpointer = std::thread::Builder::new()
             .name("hadir-checkpoint".into())
@@ -162,7 +179,8 @@ impl StoreOwner {
                 let conn = open::connect(&path)?;
                 let stop = stop_checkpointer.clone();
                 let wal_pages = wal_pages.clone();
-                move || checkpoint::run(conn, wal_pages, stop)
+                let db_file = std::fs::File::open(&path).ok();
+                move || checkpoint::run(conn, db_file, wal_pages, stop)
             })
             .map_err(|source| StoreError::Io {
                 what: "start the WAL checkpoint thread",
@@ -177,8 +195,16 @@ impl StoreOwner {
         let thread = std::thread::Builder::new()
             .name("hadir-store".into())
             .spawn({
-                let pressure = pressure.clone();
-                move || writer::run(conn, queue, data_dir, limits, pressure, wal_pages)
+                let writer = writer::Writer {
+                    conn,
+                    data_dir,
+                    limits,
+                    pressure: pressure.clone(),
+                    wal_pages,
+                    generations: generations.clone(),
+                    durability,
+                };
+                move || writer::run(writer, queue)
             })
             .map_err(|source| StoreError::Io {
                 what: "start the store writer thread",
@@ -192,6 +218,7 @@ impl StoreOwner {
             tz,
             appended: Arc::new(tokio::sync::Notify::new()),
             pressure,
+            generations,
         };
         Ok((
             StoreOwner {
@@ -304,23 +331,29 @@ impl Store {
     }
 
     /// Runs a read-only query on a free reader connection (WAL lets them read beside the
-    /// writer), off the async runtime.
+    /// writer), off the async runtime. Returns once everything the read could have seen is on
+    /// disk (`durable.rs`), so what it returns cannot vanish in a power cut.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
+        let generations = self.generations.clone();
+        let (result, seen) = tokio::task::spawn_blocking(move || {
             let free = readers.iter().find_map(|m| m.try_lock().ok());
             let conn = match free {
                 Some(c) => c,
                 None => readers[0].lock().map_err(|_| StoreError::Closed)?,
             };
-            f(&conn)
+            let result = f(&conn);
+            // Loaded after the read: at least the number of every commit it could have seen.
+            Ok::<_, StoreError>((result, generations.committing()))
         })
         .await
-        .map_err(|_| StoreError::Closed)?
+        .map_err(|_| StoreError::Closed)??;
+        self.generations.wait_durable(seen).await;
+        result
     }
 
     /// Stores punches; each is answered as newly stored or as a duplicate of an earlier one.

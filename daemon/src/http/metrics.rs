@@ -42,7 +42,7 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
     metric(
         "hadir_store_commits_total",
         "counter",
-        "Transactions the store writer committed (each one fsync).",
+        "Transactions the store writer committed.",
         w.commits.to_string(),
     );
     metric(
@@ -93,6 +93,25 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
         "gauge",
         "The writer's longest such pass since start.",
         format!("{:.6}", c.restart_longest_seconds),
+    );
+    let sync = crate::store::sync_totals();
+    metric(
+        "hadir_store_wal_syncs_total",
+        "counter",
+        "fdatasync calls on the WAL by the sync thread; each makes every commit before it durable, and only then are their writes answered.",
+        sync.syncs.to_string(),
+    );
+    metric(
+        "hadir_store_wal_sync_seconds_total",
+        "counter",
+        "Seconds spent in those syncs.",
+        format!("{:.6}", sync.seconds),
+    );
+    metric(
+        "hadir_store_wal_sync_longest_seconds",
+        "gauge",
+        "The longest such sync since start.",
+        format!("{:.6}", sync.longest_seconds),
     );
     metric(
         "hadir_checkins_handled_total",

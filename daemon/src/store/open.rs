@@ -1,5 +1,6 @@
-//! Opening the database safely: WAL, `synchronous=FULL`, an integrity check, and moving a corrupt
-//! file aside instead of crash-looping on it.
+//! Opening the database safely: WAL, `synchronous=FULL` (the writer moves its commit syncs to
+//! the sync thread, `durable.rs`), an integrity check, and moving a corrupt file aside instead of
+//! crash-looping on it.
 
 use std::path::{Path, PathBuf};
 

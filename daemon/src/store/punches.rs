@@ -1,7 +1,7 @@
 //! Storing punches: raw event first, then the derived attendance record and its outbox entry, all
 //! in the caller's transaction.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 use serde::Serialize;
 
 use super::{outbox, StoreError};
@@ -29,8 +29,7 @@ pub(crate) fn insert(
     let mut raw_insert = tx.prepare_cached(
         "INSERT INTO raw_events (received_utc, source, device, payload, payload_sha256)
          VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (source, device, payload_sha256) DO NOTHING
-         RETURNING id",
+         ON CONFLICT (source, device, payload_sha256) DO NOTHING",
     )?;
     let mut raw_find = tx.prepare_cached(
         "SELECT id FROM raw_events WHERE source = ?1 AND device = ?2 AND payload_sha256 = ?3",
@@ -48,15 +47,13 @@ pub(crate) fn insert(
         })?;
         let hash = payload_hash(&p.payload);
         let source = p.source.as_str();
-        let raw_id: i64 = match raw_insert
-            .query_row(params![now, source, p.device, p.payload, hash], |r| {
-                r.get(0)
-            })
-            .optional()?
-        {
-            Some(id) => id,
-            None => raw_find.query_row(params![source, p.device, hash], |r| r.get(0))?,
-        };
+        // No RETURNING: SQLite builds an ephemeral table for it on every execution.
+        let raw_id: i64 =
+            if raw_insert.execute(params![now, source, p.device, p.payload, hash])? == 1 {
+                tx.last_insert_rowid()
+            } else {
+                raw_find.query_row(params![source, p.device, hash], |r| r.get(0))?
+            };
         let record_id = punch_record_id(office, p);
         let local = p.local_time.strftime("%Y-%m-%dT%H:%M:%S").to_string();
         let utc = utc.to_string();

@@ -1,5 +1,6 @@
 //! The writer thread: takes queued jobs, runs several in one transaction (each in its own
-//! savepoint, so one failing job does not undo the others), commits, and only then answers them.
+//! savepoint, so one failing job does not undo the others), commits, and hands the commit to the
+//! sync thread (`durable.rs`), which answers the jobs once the commit is on disk.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,53 +58,104 @@ const MAX_GROUP: usize = 256;
 /// How often disk limits are re-checked at most.
 const DISK_CHECK_EVERY: Duration = Duration::from_millis(500);
 
-pub(crate) fn run(
-    mut conn: Connection,
-    mut queue: mpsc::Receiver<Job>,
-    data_dir: PathBuf,
-    limits: DiskLimits,
-    pressure: Arc<Mutex<Option<String>>>,
-    wal_pages: super::checkpoint::WalPages,
-) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    let mut full: Option<String> = None;
-    let mut last_disk_check: Option<Instant> = None;
-    while let Some(first) = queue.blocking_recv() {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        if group.iter().any(|j| j.intake)
-            && last_disk_check.is_none_or(|t| t.elapsed() >= DISK_CHECK_EVERY)
-        {
-            full = disk_full(&conn, &data_dir, limits);
-            if full.is_some() && make_room(&mut conn) {
-                full = disk_full(&conn, &data_dir, limits);
-            }
-            last_disk_check = Some(Instant::now());
-            if let Ok(mut p) = pressure.lock() {
-                match (&full, p.is_some()) {
-                    (Some(reason), false) => tracing::error!(
-                        reason,
-                        "ALERT: storage limit reached: refusing new records until space is freed or records are forwarded"
-                    ),
-                    (None, true) => tracing::warn!("storage is below its limits again: accepting new records"),
-                    _ => {}
+/// Where the writer's commits are made durable.
+pub(crate) enum Durability {
+    /// The commit itself synced the WAL (`synchronous=FULL`): answer at once.
+    AtCommit,
+    /// The sync thread syncs the WAL (`synchronous=NORMAL`), then answers.
+    SyncThread(super::durable::WalFile),
+}
+
+/// The writer's state besides its queue.
+pub(crate) struct Writer {
+    pub conn: Connection,
+    pub data_dir: PathBuf,
+    pub limits: DiskLimits,
+    pub pressure: Arc<Mutex<Option<String>>>,
+    pub wal_pages: super::checkpoint::WalPages,
+    pub generations: Arc<super::durable::Generations>,
+    pub durability: Durability,
+}
+
+/// Runs the writer (and, with [`Durability::SyncThread`], the sync thread beside it) until every
+/// [`Store`](super::Store) handle is dropped; then syncs what is left, checkpoints and closes.
+pub(crate) fn run(writer: Writer, queue: mpsc::Receiver<Job>) {
+    let Writer {
+        conn,
+        data_dir,
+        limits,
+        pressure,
+        wal_pages,
+        generations,
+        durability,
+    } = writer;
+    let generations = &generations;
+    let commits = Commits {
+        conn,
+        data_dir,
+        limits,
+        pressure,
+        wal_pages,
+        generations,
+    };
+    match durability {
+        Durability::AtCommit => close(commits.run(queue, |c| answer_now(c, generations))),
+        Durability::SyncThread(mut wal) => {
+            let (to_sync, synced) = std::sync::mpsc::sync_channel(super::durable::QUEUE);
+            let conn = std::thread::scope(|scope| {
+                let sync_thread = std::thread::Builder::new()
+                    .name("hadir-sync".into())
+                    .spawn_scoped(scope, move || {
+                        super::durable::run(|| wal.sync(), synced, generations)
+                    });
+                match sync_thread {
+                    Ok(_) => commits.run(queue, move |committed| {
+                        // The sync thread only stops early after a failed sync, on its way to
+                        // exiting the process.
+                        if let Err(std::sync::mpsc::SendError(c)) = to_sync.send(committed) {
+                            fail(c, "the WAL sync thread stopped", generations);
+                        }
+                    }),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the WAL sync thread; committing with synchronous=FULL");
+                        commits
+                            .synced_at_commit()
+                            .run(queue, |c| answer_now(c, generations))
+                    }
                 }
-                p.clone_from(&full);
-            }
+                // Leaving the scope joins the sync thread once it has answered every commit.
+            });
+            close(conn);
         }
-        let started = Instant::now();
-        JOBS.fetch_add(group.len() as u64, Ordering::Relaxed);
-        commit_group(&mut conn, &mut group, full.as_deref());
-        COMMITS.fetch_add(1, Ordering::Relaxed);
-        super::checkpoint::restart_if_due(&conn, &wal_pages);
-        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        BUSY_NANOS.fetch_add(busy, Ordering::Relaxed);
     }
+    generations.mark_durable(generations.committing());
+}
+
+/// Answers a commit's jobs at once: the commit itself synced the WAL.
+fn answer_now(committed: super::durable::Committed, generations: &super::durable::Generations) {
+    generations.mark_durable(committed.generation);
+    for done in committed.completions {
+        done(match &committed.outcome {
+            Ok(()) => Ok(()),
+            Err(msg) => Err(StoreError::CommitFailed(msg.clone())),
+        });
+    }
+}
+
+/// Answers a commit's jobs with a failure: nothing may be acknowledged unsynced.
+fn fail(
+    committed: super::durable::Committed,
+    why: &str,
+    generations: &super::durable::Generations,
+) {
+    generations.mark_durable(committed.generation);
+    for done in committed.completions {
+        done(Err(StoreError::CommitFailed(why.to_string())));
+    }
+}
+
+/// Final checkpoint and close, after the last commit.
+fn close(conn: Connection) {
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(error = %e, "final WAL checkpoint failed (data is safe in the WAL)");
     }
@@ -113,7 +165,94 @@ pub(crate) fn run(
     tracing::info!("store closed");
 }
 
-fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, full: Option<&str>) {
+/// The commit loop's state.
+struct Commits<'g> {
+    conn: Connection,
+    data_dir: PathBuf,
+    limits: DiskLimits,
+    pressure: Arc<Mutex<Option<String>>>,
+    wal_pages: super::checkpoint::WalPages,
+    generations: &'g super::durable::Generations,
+}
+
+impl Commits<'_> {
+    /// Makes every commit sync the WAL itself (when there is no sync thread).
+    fn synced_at_commit(self) -> Self {
+        if let Err(e) = self.conn.execute_batch("PRAGMA synchronous=FULL") {
+            tracing::error!(error = %e, "cannot set synchronous=FULL on the writer");
+        }
+        self
+    }
+
+    /// Takes jobs until the queue closes; hands each commit to `committed`. Returns the
+    /// connection for the final checkpoint.
+    fn run(
+        self,
+        mut queue: mpsc::Receiver<Job>,
+        mut committed: impl FnMut(super::durable::Committed),
+    ) -> Connection {
+        let Commits {
+            mut conn,
+            data_dir,
+            limits,
+            pressure,
+            wal_pages,
+            generations,
+        } = self;
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        let mut full: Option<String> = None;
+        let mut last_disk_check: Option<Instant> = None;
+        while let Some(first) = queue.blocking_recv() {
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            if group.iter().any(|j| j.intake)
+                && last_disk_check.is_none_or(|t| t.elapsed() >= DISK_CHECK_EVERY)
+            {
+                full = disk_full(&conn, &data_dir, limits);
+                if full.is_some() && make_room(&mut conn) {
+                    full = disk_full(&conn, &data_dir, limits);
+                }
+                last_disk_check = Some(Instant::now());
+                if let Ok(mut p) = pressure.lock() {
+                    match (&full, p.is_some()) {
+                    (Some(reason), false) => tracing::error!(
+                        reason,
+                        "ALERT: storage limit reached: refusing new records until space is freed or records are forwarded"
+                    ),
+                    (None, true) => tracing::warn!("storage is below its limits again: accepting new records"),
+                    _ => {}
+                }
+                    p.clone_from(&full);
+                }
+            }
+            let started = Instant::now();
+            JOBS.fetch_add(group.len() as u64, Ordering::Relaxed);
+            if let Some(c) = commit_group(&mut conn, &mut group, full.as_deref(), generations) {
+                committed(c);
+            }
+            COMMITS.fetch_add(1, Ordering::Relaxed);
+            super::checkpoint::restart_if_due(&conn, &wal_pages);
+            let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            BUSY_NANOS.fetch_add(busy, Ordering::Relaxed);
+        }
+        conn
+    }
+}
+
+/// Runs a group of jobs in one transaction and commits it. Returns the commit, whose jobs are
+/// answered once it is durable; `None` when the transaction could not even begin (the jobs were
+/// answered with the failure at once, nothing was written).
+fn commit_group(
+    conn: &mut Connection,
+    group: &mut Vec<Job>,
+    full: Option<&str>,
+    generations: &super::durable::Generations,
+) -> Option<super::durable::Committed> {
     // IMMEDIATE: take the write lock at BEGIN (waiting out a checkpoint that holds it). A deferred
     // transaction whose first job only reads (a check-in's history) would hold a read snapshot,
     // and upgrading it to a write after a checkpoint moved the WAL fails at once with BUSY.
@@ -125,7 +264,7 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, full: Option<&str>)
                 let (_, done) = (job.run)(Err(StoreError::CommitFailed(msg.clone())));
                 done(Err(StoreError::CommitFailed(msg.clone())));
             }
-            return;
+            return None;
         }
     };
     let mut completions = Vec::with_capacity(group.len());
@@ -151,16 +290,18 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, full: Option<&str>)
         }
         completions.push(done);
     }
+    // Numbered before it commits: a reader that sees this commit loads this number or a later
+    // one after its read, and waits for it to be durable.
+    let generation = generations.begin_commit();
     let outcome = tx.commit().map_err(|e| e.to_string());
     if let Err(msg) = &outcome {
         tracing::error!(error = %msg, "commit failed; the jobs in this group were not stored");
     }
-    for done in completions {
-        done(match &outcome {
-            Ok(()) => Ok(()),
-            Err(msg) => Err(StoreError::CommitFailed(msg.clone())),
-        });
-    }
+    Some(super::durable::Committed {
+        generation,
+        outcome,
+        completions,
+    })
 }
 
 /// Runs a statement without parameters or rows from the connection's statement cache (a
@@ -265,7 +406,9 @@ mod tests {
                 (!mine, completion)
             }),
         };
-        commit_group(&mut writer, &mut vec![job], None);
+        let generations = super::super::durable::Generations::default();
+        let committed = commit_group(&mut writer, &mut vec![job], None, &generations);
+        answer_now(committed.expect("the group began"), &generations);
         let (other_wrote, mine, committed) = outcome.recv().unwrap();
         assert!(!other_wrote, "another connection wrote inside the group");
         assert!(mine, "the job's write after its read failed");
