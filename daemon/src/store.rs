@@ -196,12 +196,14 @@ impl StoreOwner {
             .name("hadir-store".into())
             .spawn({
                 let writer = writer::Writer {
-                    conn,
-                    data_dir,
-                    limits,
-                    pressure: pressure.clone(),
-                    wal_pages,
-                    generations: generations.clone(),
+                    commits: writer::Commits {
+                        conn,
+                        data_dir,
+                        limits,
+                        pressure: pressure.clone(),
+                        wal_pages,
+                        generations: generations.clone(),
+                    },
                     durability,
                 };
                 move || writer::run(writer, queue)

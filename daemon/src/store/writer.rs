@@ -66,14 +66,9 @@ pub(crate) enum Durability {
     SyncThread(super::durable::WalFile),
 }
 
-/// The writer's state besides its queue.
+/// The writer: its commit loop and where commits are made durable.
 pub(crate) struct Writer {
-    pub conn: Connection,
-    pub data_dir: PathBuf,
-    pub limits: DiskLimits,
-    pub pressure: Arc<Mutex<Option<String>>>,
-    pub wal_pages: super::checkpoint::WalPages,
-    pub generations: Arc<super::durable::Generations>,
+    pub commits: Commits,
     pub durability: Durability,
 }
 
@@ -81,23 +76,11 @@ pub(crate) struct Writer {
 /// [`Store`](super::Store) handle is dropped; then syncs what is left, checkpoints and closes.
 pub(crate) fn run(writer: Writer, queue: mpsc::Receiver<Job>) {
     let Writer {
-        conn,
-        data_dir,
-        limits,
-        pressure,
-        wal_pages,
-        generations,
+        commits,
         durability,
     } = writer;
-    let generations = &generations;
-    let commits = Commits {
-        conn,
-        data_dir,
-        limits,
-        pressure,
-        wal_pages,
-        generations,
-    };
+    let generations = commits.generations.clone();
+    let generations = &*generations;
     match durability {
         Durability::AtCommit => close(commits.run(queue, |c| answer_now(c, generations))),
         Durability::SyncThread(mut wal) => {
@@ -165,17 +148,17 @@ fn close(conn: Connection) {
     tracing::info!("store closed");
 }
 
-/// The commit loop's state.
-struct Commits<'g> {
-    conn: Connection,
-    data_dir: PathBuf,
-    limits: DiskLimits,
-    pressure: Arc<Mutex<Option<String>>>,
-    wal_pages: super::checkpoint::WalPages,
-    generations: &'g super::durable::Generations,
+/// The commit loop's state: the write connection and what decides whether intake is refused.
+pub(crate) struct Commits {
+    pub conn: Connection,
+    pub data_dir: PathBuf,
+    pub limits: DiskLimits,
+    pub pressure: Arc<Mutex<Option<String>>>,
+    pub wal_pages: super::checkpoint::WalPages,
+    pub generations: Arc<super::durable::Generations>,
 }
 
-impl Commits<'_> {
+impl Commits {
     /// Makes every commit sync the WAL itself (when there is no sync thread).
     fn synced_at_commit(self) -> Self {
         if let Err(e) = self.conn.execute_batch("PRAGMA synchronous=FULL") {
@@ -232,7 +215,7 @@ impl Commits<'_> {
             }
             let started = Instant::now();
             JOBS.fetch_add(group.len() as u64, Ordering::Relaxed);
-            if let Some(c) = commit_group(&mut conn, &mut group, full.as_deref(), generations) {
+            if let Some(c) = commit_group(&mut conn, &mut group, full.as_deref(), &generations) {
                 committed(c);
             }
             COMMITS.fetch_add(1, Ordering::Relaxed);
