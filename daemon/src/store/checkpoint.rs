@@ -40,9 +40,6 @@ const RESTART_LEFT_PAGES: i64 = 512;
 /// WAL at about 384 MiB.
 const RESTART_ANYWAY_PAGES: i64 = 96_000;
 
-/// The checkpoint thread's nice value: it yields the CPU to the writer and the intake.
-const NICENESS: i32 = 10;
-
 static FRAMES_WRITTEN: AtomicU64 = AtomicU64::new(0);
 static PASSES: AtomicU64 = AtomicU64::new(0);
 static PASS_NANOS: AtomicU64 = AtomicU64::new(0);
@@ -134,11 +131,6 @@ pub(crate) fn run(
     pages: WalPages,
     stop: Arc<AtomicBool>,
 ) {
-    // Copying pages back can wait; the writer and the intake cannot. On Linux this applies to
-    // this thread only. (Raising the writer's priority instead would need CAP_SYS_NICE.)
-    if let Err(e) = rustix::process::setpriority_process(None, NICENESS) {
-        tracing::debug!(error = %e, "cannot lower the checkpoint thread's priority");
-    }
     while !stop.load(Ordering::Relaxed) {
         let long = pages.in_wal.load(Ordering::Relaxed) >= RESTART_PAGES;
         std::thread::sleep(if long { EVERY_WHEN_LONG } else { EVERY });
