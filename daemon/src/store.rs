@@ -3,9 +3,10 @@
 //! All writes go through one writer thread that owns the write connection and commits several
 //! queued jobs in one transaction (group commit). A job's caller is answered only after the
 //! transaction holding it has committed and the WAL holding that commit was synced (by the sync
-//! thread, `durable.rs`, while the writer runs the next group), so an answer means "on disk": this is where a record
-//! becomes durable, and only after it may a device or tablet be acknowledged. The job queue is
-//! bounded; a full queue makes callers wait (back-pressure), never drops work.
+//! thread, `durable.rs`, while the writer runs the next group), so an answer means "on disk":
+//! this is where a record becomes durable, and only after it may a device or tablet be
+//! acknowledged. The job queue is bounded; a full queue makes callers wait (back-pressure),
+//! never drops work.
 
 mod checkins;
 mod checkpoint;

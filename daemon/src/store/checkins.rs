@@ -323,23 +323,7 @@ pub struct CheckinRecord {
 pub(crate) fn insert_checkin(tx: &Transaction<'_>, c: &CheckinRecord) -> Result<bool, StoreError> {
     let now = jiff::Timestamp::now().to_string();
     let hash = crate::record::payload_hash(&c.raw);
-    // No RETURNING: SQLite collects RETURNING rows in an ephemeral table, a b-tree and page
-    // cache built and freed for every check-in (it showed in the writer's profile).
-    let new_raw = tx
-        .prepare_cached(
-            "INSERT INTO raw_events (received_utc, source, device, payload, payload_sha256)
-             VALUES (?1, 'tablet', ?2, ?3, ?4)
-             ON CONFLICT (source, device, payload_sha256) DO NOTHING",
-        )?
-        .execute(params![now, c.tablet, c.raw, hash])?;
-    let raw_id: i64 = if new_raw == 1 {
-        tx.last_insert_rowid()
-    } else {
-        tx.prepare_cached(
-            "SELECT id FROM raw_events WHERE source = 'tablet' AND device = ?1 AND payload_sha256 = ?2",
-        )?
-        .query_row(params![c.tablet, hash], |r| r.get(0))?
-    };
+    let raw_id = super::punches::store_raw_event(tx, &now, "tablet", &c.tablet, &c.raw, &hash)?;
     let inserted = tx
         .prepare_cached(
             "INSERT INTO attendance (record_id, raw_id, source, device, employee, occurred_utc,

@@ -110,6 +110,17 @@ pub(crate) struct Committed {
     pub completions: Vec<Completion>,
 }
 
+impl Committed {
+    /// Answers every job of this commit: with the commit's outcome, or with `failure` when the
+    /// commit cannot be counted on (its sync failed or never ran).
+    pub(crate) fn answer(self, failure: Option<String>) {
+        let outcome = failure.map_or(self.outcome, Err);
+        for done in self.completions {
+            done(outcome.clone().map_err(StoreError::CommitFailed));
+        }
+    }
+}
+
 /// The WAL file, opened beside SQLite's own handle to sync it. `fdatasync` applies to the file,
 /// whichever descriptor names it; the descriptor is checked against the path before each sync
 /// so a WAL file created anew (it never is while the store is open) would be synced too.
@@ -167,18 +178,12 @@ pub(crate) fn run(
                  service restarts and recovers from what the disk really holds"
             );
         }
+        let failure = synced
+            .as_ref()
+            .err()
+            .map(|e| format!("syncing the WAL: {e}"));
         for committed in waiting.drain(..) {
-            let answer = match (&synced, committed.outcome) {
-                (Ok(()), Ok(())) => Ok(()),
-                (Ok(()), Err(msg)) => Err(StoreError::CommitFailed(msg)),
-                (Err(e), _) => Err(StoreError::CommitFailed(format!("syncing the WAL: {e}"))),
-            };
-            for done in committed.completions {
-                done(match &answer {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(StoreError::CommitFailed(e.to_string())),
-                });
-            }
+            committed.answer(failure.clone());
         }
         if synced.is_err() {
             std::process::exit(1);
@@ -249,8 +254,9 @@ mod tests {
         drop(tx);
         let generations = Generations::default();
         run(|| Ok(()), rx, &generations);
-        let answer = answer_rx.recv().unwrap();
-        assert!(answer.unwrap_err().contains("disk I/O error"));
+        let answer = answer_rx.recv().unwrap().unwrap_err();
+        assert!(answer.contains("disk I/O error"));
+        assert_eq!(answer.matches("commit failed").count(), 1, "{answer}");
         assert_eq!(*generations.durable.borrow(), 1);
     }
 

@@ -19,6 +19,35 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// Stores a payload exactly as received in `raw_events` (once per source, device and `hash`, its
+/// SHA-256 from `record::payload_hash`) and returns its row id, new or earlier.
+pub(crate) fn store_raw_event(
+    tx: &Transaction<'_>,
+    now: &str,
+    source: &str,
+    device: &str,
+    payload: &[u8],
+    hash: &str,
+) -> Result<i64, StoreError> {
+    // No RETURNING: SQLite collects RETURNING rows in an ephemeral table, a b-tree and page
+    // cache built and freed on every execution (it showed in the writer's profile).
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO raw_events (received_utc, source, device, payload, payload_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (source, device, payload_sha256) DO NOTHING",
+        )?
+        .execute(params![now, source, device, payload, hash])?;
+    if inserted == 1 {
+        return Ok(tx.last_insert_rowid());
+    }
+    Ok(tx
+        .prepare_cached(
+            "SELECT id FROM raw_events WHERE source = ?1 AND device = ?2 AND payload_sha256 = ?3",
+        )?
+        .query_row(params![source, device, hash], |r| r.get(0))?)
+}
+
 pub(crate) fn insert(
     tx: &Transaction<'_>,
     office: &str,
@@ -26,14 +55,6 @@ pub(crate) fn insert(
     punches: &[NewPunch],
 ) -> Result<Vec<Appended>, StoreError> {
     let now = jiff::Timestamp::now().to_string();
-    let mut raw_insert = tx.prepare_cached(
-        "INSERT INTO raw_events (received_utc, source, device, payload, payload_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (source, device, payload_sha256) DO NOTHING",
-    )?;
-    let mut raw_find = tx.prepare_cached(
-        "SELECT id FROM raw_events WHERE source = ?1 AND device = ?2 AND payload_sha256 = ?3",
-    )?;
     let mut att_insert = tx.prepare_cached(
         "INSERT INTO attendance (record_id, raw_id, source, device, employee, occurred_utc,
                                  occurred_local, state, verify, created_utc)
@@ -47,13 +68,7 @@ pub(crate) fn insert(
         })?;
         let hash = payload_hash(&p.payload);
         let source = p.source.as_str();
-        // No RETURNING: SQLite builds an ephemeral table for it on every execution.
-        let raw_id: i64 =
-            if raw_insert.execute(params![now, source, p.device, p.payload, hash])? == 1 {
-                tx.last_insert_rowid()
-            } else {
-                raw_find.query_row(params![source, p.device, hash], |r| r.get(0))?
-            };
+        let raw_id = store_raw_event(tx, &now, source, &p.device, &p.payload, &hash)?;
         let record_id = punch_record_id(office, p);
         let local = p.local_time.strftime("%Y-%m-%dT%H:%M:%S").to_string();
         let utc = utc.to_string();

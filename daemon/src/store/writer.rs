@@ -117,12 +117,7 @@ pub(crate) fn run(writer: Writer, queue: mpsc::Receiver<Job>) {
 /// Answers a commit's jobs at once: the commit itself synced the WAL.
 fn answer_now(committed: super::durable::Committed, generations: &super::durable::Generations) {
     generations.mark_durable(committed.generation);
-    for done in committed.completions {
-        done(match &committed.outcome {
-            Ok(()) => Ok(()),
-            Err(msg) => Err(StoreError::CommitFailed(msg.clone())),
-        });
-    }
+    committed.answer(None);
 }
 
 /// Answers a commit's jobs with a failure: nothing may be acknowledged unsynced.
@@ -132,9 +127,7 @@ fn fail(
     generations: &super::durable::Generations,
 ) {
     generations.mark_durable(committed.generation);
-    for done in committed.completions {
-        done(Err(StoreError::CommitFailed(why.to_string())));
-    }
+    committed.answer(Some(why.to_string()));
 }
 
 /// Final checkpoint and close, after the last commit.
