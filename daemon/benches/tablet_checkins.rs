@@ -50,6 +50,31 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The daemon's largest resident set seen, KiB, with its anonymous and file-backed parts.
+#[derive(Default, Clone, Copy)]
+struct PeakRss {
+    total: u64,
+    anon: u64,
+    file: u64,
+}
+
+impl PeakRss {
+    /// Reads the daemon's status and keeps it if its resident set is the largest yet.
+    fn sample(&mut self, pid: u32) {
+        let Some(status) = hadir::memory::ProcStatus::read(Some(pid)) else {
+            return;
+        };
+        let kib = |f| status.kib(f).unwrap_or(0);
+        if kib("VmRSS") > self.total {
+            *self = PeakRss {
+                total: kib("VmRSS"),
+                anon: kib("RssAnon"),
+                file: kib("RssFile"),
+            };
+        }
+    }
+}
+
 fn main() {
     let secs: u64 = std::env::var("HADIR_BENCH_SECS")
         .ok()
@@ -128,7 +153,7 @@ fn main() {
         .build()
         .unwrap();
     let next_photo = Arc::new(AtomicU64::new(1));
-    let peak = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(Mutex::new(PeakRss::default()));
     let tablets = rt.block_on(connect(&provs, port));
     eprintln!("{n_tablets} tablets connected");
 
@@ -165,9 +190,12 @@ fn main() {
     );
     open.print_not_accepted();
     open.print_slow_seconds();
+    let peak = *peak.lock().unwrap();
     println!(
-        "daemon RSS: peak {:.1} MiB (VmHWM {:.1} MiB)",
-        peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        "daemon RSS: peak {:.1} MiB = anonymous {:.1} + file-backed {:.1} (VmHWM {:.1} MiB)",
+        peak.total as f64 / 1024.0,
+        peak.anon as f64 / 1024.0,
+        peak.file as f64 / 1024.0,
         rss_kib(pid, "VmHWM") as f64 / 1024.0
     );
     print_pipeline_breakdown(gw.admin);
@@ -246,6 +274,10 @@ fn print_pipeline_breakdown(admin: std::net::SocketAddr) {
     })
     .collect();
     println!("pipeline, mean ms per check-in: {}", stages.join(", "));
+    println!(
+        "SQLite heap at the end: {:.1} MiB (page caches of every connection)",
+        value("hadir_sqlite_memory_bytes") / f64::from(1 << 20)
+    );
     let (commits, jobs, busy) = (
         value("hadir_store_commits_total").max(1.0),
         value("hadir_store_jobs_total"),
@@ -446,7 +478,7 @@ async fn run_phase(
     refresh_qr: &(impl Fn() + Clone + Send + 'static),
     next_photo: &Arc<AtomicU64>,
     pid: u32,
-    peak: &Arc<AtomicU64>,
+    peak: &Arc<Mutex<PeakRss>>,
 ) -> PhaseResult {
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
@@ -560,7 +592,7 @@ async fn run_phase(
         tokio::task::spawn_blocking(refresh_qr.clone())
             .await
             .unwrap();
-        peak.fetch_max(rss_kib(pid, "VmRSS"), Ordering::Relaxed);
+        peak.lock().unwrap().sample(pid);
     }
     let elapsed = begin.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);

@@ -128,9 +128,9 @@ pub struct Store {
 }
 
 /// Page cache of the writer connection, KiB. The writer reads every check-in's history and
-/// touches about ten index pages per check-in; readers keep SQLite's 4 MB default-ish cache,
-/// which every commit empties anyway.
-const WRITER_CACHE_KIB: u32 = 16_000;
+/// touches about ten index pages per check-in; a miss is a read from the kernel's page cache.
+/// Readers keep 2 MB, which every commit empties anyway.
+const WRITER_CACHE_KIB: u32 = 4_000;
 
 /// Owns the writer thread; [`StoreOwner::close`] finishes queued writes and closes the file.
 pub struct StoreOwner {

@@ -30,7 +30,7 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
         "PRAGMA synchronous=FULL;
          PRAGMA foreign_keys=ON;
          PRAGMA wal_autocheckpoint=1000;
-         PRAGMA cache_size=-4000;",
+         PRAGMA cache_size=-2000;",
     )?;
     // Query plans that do not depend on the values bound: without this SQLite re-prepares a
     // statement whenever a new value is bound to a parameter its planner looked at (the

@@ -258,17 +258,21 @@ pub fn start(cfg: &Tablets, max_packet: usize, auth: &AuthCache) -> Result<Start
             max_connections: cfg.max_connections + 1,
             max_outgoing_packet_count: 200,
             // rumqttd keeps one in-memory log per subscribed filter: every tablet's reply topic
-            // is one. Keep those tiny (16 KiB × 2; each segment also reserves room for 1,024
-            // entries, see `memory.rs`; one segment would make rumqttd warn of a jumped cursor
-            // at every roll-over). Only the check-in filter, where bursts wait until the
-            // gateway takes them, gets 2 MiB × 4.
-            max_segment_size: 16 << 10,
+            // is one, and keeps the last few replies it already delivered. Keep those tiny
+            // (2 KiB × 2, a few replies; each segment also reserves room for 1,024 entries, see
+            // `memory.rs`; one segment would make rumqttd warn of a jumped cursor at every
+            // roll-over). A tablet that missed a reply re-sends and is answered from the store.
+            // Only the check-in filter, where a burst waits while the gateway's link buffer
+            // (~200 check-ins) is full, gets more: 1 MiB × 2, a couple of full-size photos a
+            // segment (a segment may overflow by its last packet). Every payload it keeps also
+            // keeps alive the read buffer of the connection it came in on.
+            max_segment_size: 2 << 10,
             max_segment_count: 2,
             custom_segment: Some(HashMap::from([(
                 CHECKIN_FILTER.to_string(),
                 SegmentConfig {
-                    max_segment_size: 2 << 20,
-                    max_segment_count: 4,
+                    max_segment_size: 1 << 20,
+                    max_segment_count: 2,
                 },
             )])),
             initialized_filters: Some(vec![CHECKIN_FILTER.to_string(), REPLY_FILTER.to_string()]),

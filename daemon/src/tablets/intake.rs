@@ -190,8 +190,11 @@ impl Intake {
         while running.join_next().await.is_some() {}
     }
 
-    fn publish_reply(&self, tablet: &str, body: Vec<u8>) {
+    fn publish_reply(&self, tablet: &str, mut body: Vec<u8>) {
         let topic = envelope::reply_topic(tablet);
+        // The broker keeps the last replies of every tablet in its reply-topic log; without
+        // this each kept reply also keeps the spare capacity its serializer grew (about 2×).
+        body.shrink_to_fit();
         match self.link_tx.lock() {
             Ok(mut tx) => {
                 if let Err(e) = tx.publish(topic, body) {
