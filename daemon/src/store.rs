@@ -22,6 +22,7 @@ mod readers;
 mod roster;
 mod schedules;
 mod schema;
+mod timed;
 mod views;
 mod writer;
 
@@ -37,7 +38,7 @@ pub use checkins::{
 };
 pub use checkpoint::{totals as checkpoint_totals, CheckpointTotals};
 pub use devices::DeviceStatus;
-pub use durable::{totals as sync_totals, SyncTotals};
+pub use durable::totals as sync_totals;
 pub use faces::{FaceEnrollment, FaceTemplate, NewFaceTemplate};
 pub use leave::{
     list as list_manual_entries, EntryFilter, EntryKind, ManualEntry, NewManualEntry,
@@ -54,6 +55,7 @@ pub use readers::{
 pub use roster::{RosterApplied, RosterRow};
 pub use schedules::{holidays as holidays_between, load_calendar, HolidayImport};
 pub use schema::CURRENT_VERSION;
+pub use timed::Timed;
 pub use views::{
     AuditEntry, DayPresence, EmployeeView, PunchView, ReviewRow, TabletActivity, TravelOrderView,
 };

@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::{AdminState, ApiError};
+use crate::store::Timed;
 
 pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResponse, ApiError> {
     let s = st.store.stats().await?;
@@ -76,42 +77,43 @@ pub(super) async fn render(State(st): State<AdminState>) -> Result<impl IntoResp
         "Seconds spent in WAL checkpoint passes.",
         format!("{:.6}", c.seconds),
     );
-    metric(
-        "hadir_store_wal_restarts_total",
-        "counter",
-        "Checkpoint passes the writer ran between transactions so the WAL starts again from its beginning (it waits while they run).",
-        c.restarts.to_string(),
+    let mut timed = |base: &str, [count_help, seconds_help, longest_help]: [&str; 3], t: Timed| {
+        metric(
+            &format!("{base}s_total"),
+            "counter",
+            count_help,
+            t.count.to_string(),
+        );
+        metric(
+            &format!("{base}_seconds_total"),
+            "counter",
+            seconds_help,
+            format!("{:.6}", t.seconds),
+        );
+        metric(
+            &format!("{base}_longest_seconds"),
+            "gauge",
+            longest_help,
+            format!("{:.6}", t.longest_seconds),
+        );
+    };
+    timed(
+        "hadir_store_wal_restart",
+        [
+            "Checkpoint passes the writer ran between transactions so the WAL starts again from its beginning (it waits while they run).",
+            "Seconds the writer spent in those passes.",
+            "The writer's longest such pass since start.",
+        ],
+        c.restarts,
     );
-    metric(
-        "hadir_store_wal_restart_seconds_total",
-        "counter",
-        "Seconds the writer spent in those passes.",
-        format!("{:.6}", c.restart_seconds),
-    );
-    metric(
-        "hadir_store_wal_restart_longest_seconds",
-        "gauge",
-        "The writer's longest such pass since start.",
-        format!("{:.6}", c.restart_longest_seconds),
-    );
-    let sync = crate::store::sync_totals();
-    metric(
-        "hadir_store_wal_syncs_total",
-        "counter",
-        "fdatasync calls on the WAL by the sync thread; each makes every commit before it durable, and only then are their writes answered.",
-        sync.syncs.to_string(),
-    );
-    metric(
-        "hadir_store_wal_sync_seconds_total",
-        "counter",
-        "Seconds spent in those syncs.",
-        format!("{:.6}", sync.seconds),
-    );
-    metric(
-        "hadir_store_wal_sync_longest_seconds",
-        "gauge",
-        "The longest such sync since start.",
-        format!("{:.6}", sync.longest_seconds),
+    timed(
+        "hadir_store_wal_sync",
+        [
+            "fdatasync calls on the WAL by the sync thread; each makes every commit before it durable, and only then are their writes answered.",
+            "Seconds spent in those syncs.",
+            "The longest such sync since start.",
+        ],
+        crate::store::sync_totals(),
     );
     metric(
         "hadir_checkins_handled_total",

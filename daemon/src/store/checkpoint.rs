@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::timed::{Timed, TimedEvents};
+
 /// How often the WAL is looked at.
 const EVERY: Duration = Duration::from_millis(100);
 /// How often the WAL is looked at once it is [`RESTART_PAGES`] long: passes follow each other
@@ -43,9 +45,8 @@ const RESTART_ANYWAY_PAGES: i64 = 96_000;
 static FRAMES_WRITTEN: AtomicU64 = AtomicU64::new(0);
 static PASSES: AtomicU64 = AtomicU64::new(0);
 static PASS_NANOS: AtomicU64 = AtomicU64::new(0);
-static RESTARTS: AtomicU64 = AtomicU64::new(0);
-static RESTART_NANOS: AtomicU64 = AtomicU64::new(0);
-static RESTART_LONGEST_NANOS: AtomicU64 = AtomicU64::new(0);
+/// The writer's passes that let the WAL restart.
+static RESTARTS: TimedEvents = TimedEvents::new();
 
 /// Checkpoint passes since start (for `/metrics`): the checkpoint thread's, and those the writer
 /// ran so that the WAL starts again from its beginning.
@@ -58,23 +59,16 @@ pub struct CheckpointTotals {
     /// Seconds spent in them.
     pub seconds: f64,
     /// The writer's passes that let the WAL restart: the writer waits while they run.
-    pub restarts: u64,
-    /// Seconds spent in the writer's passes.
-    pub restart_seconds: f64,
-    /// The writer's longest pass, seconds.
-    pub restart_longest_seconds: f64,
+    pub restarts: Timed,
 }
 
 /// The checkpoint totals since start.
 pub fn totals() -> CheckpointTotals {
-    let secs = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e9;
     CheckpointTotals {
         frames_written: FRAMES_WRITTEN.load(Ordering::Relaxed),
         passes: PASSES.load(Ordering::Relaxed),
-        seconds: secs(&PASS_NANOS),
-        restarts: RESTARTS.load(Ordering::Relaxed),
-        restart_seconds: secs(&RESTART_NANOS),
-        restart_longest_seconds: secs(&RESTART_LONGEST_NANOS),
+        seconds: PASS_NANOS.load(Ordering::Relaxed) as f64 / 1e9,
+        restarts: RESTARTS.read(),
     }
 }
 
@@ -204,13 +198,14 @@ fn pass(conn: &Connection, mode: &str, runner: Runner) -> Option<i64> {
     let result = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
         Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
     });
-    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let took = started.elapsed();
     PASSES.fetch_add(1, Ordering::Relaxed);
-    PASS_NANOS.fetch_add(nanos, Ordering::Relaxed);
+    PASS_NANOS.fetch_add(
+        u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
     if runner == Runner::Writer {
-        RESTARTS.fetch_add(1, Ordering::Relaxed);
-        RESTART_NANOS.fetch_add(nanos, Ordering::Relaxed);
-        RESTART_LONGEST_NANOS.fetch_max(nanos, Ordering::Relaxed);
+        RESTARTS.record(took);
     }
     match result {
         Ok((log, done)) => {

@@ -23,35 +23,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 
+use super::timed::{Timed, TimedEvents};
 use super::writer::Completion;
 use super::StoreError;
 
 /// Commits queued for syncing at most; the writer waits when this many are unsynced.
 pub(crate) const QUEUE: usize = 64;
 
-static SYNCS: AtomicU64 = AtomicU64::new(0);
-static SYNC_NANOS: AtomicU64 = AtomicU64::new(0);
-static SYNC_LONGEST_NANOS: AtomicU64 = AtomicU64::new(0);
+/// The sync thread's `fdatasync` calls on the WAL (each covers every commit that finished before
+/// it).
+static SYNCS: TimedEvents = TimedEvents::new();
 
 /// The sync thread's work since start (for `/metrics`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SyncTotals {
-    /// `fdatasync` calls on the WAL (each covers every commit that finished before it).
-    pub syncs: u64,
-    /// Seconds spent in them.
-    pub seconds: f64,
-    /// The longest one, seconds.
-    pub longest_seconds: f64,
-}
-
-/// The sync totals since start.
-pub fn totals() -> SyncTotals {
-    let secs = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e9;
-    SyncTotals {
-        syncs: SYNCS.load(Ordering::Relaxed),
-        seconds: secs(&SYNC_NANOS),
-        longest_seconds: secs(&SYNC_LONGEST_NANOS),
-    }
+pub fn totals() -> Timed {
+    SYNCS.read()
 }
 
 /// Commit numbers: the last one started by the writer and the last one known to be on disk.
@@ -165,10 +150,7 @@ pub(crate) fn run(
         }
         let started = std::time::Instant::now();
         let synced = sync();
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        SYNCS.fetch_add(1, Ordering::Relaxed);
-        SYNC_NANOS.fetch_add(nanos, Ordering::Relaxed);
-        SYNC_LONGEST_NANOS.fetch_max(nanos, Ordering::Relaxed);
+        SYNCS.record(started.elapsed());
         let last = waiting.last().map_or(0, |c| c.generation);
         if let Err(e) = &synced {
             tracing::error!(
